@@ -1,7 +1,8 @@
 # sluice: top-level build.
 #
 # Non-recursive make. Each module describes itself in its own module.mk
-# with the macros from mk/rules.mk, so modules never edit this file to add
+# (or DIR/SUBDIR/module.mk) with the macros from mk/rules.mk, so modules
+# never edit this file to add
 # sources, programs, tests or benchmarks.
 #
 #   make            build libraries and programs into $(BUILD)/bin
@@ -39,7 +40,7 @@ endif
 .DEFAULT_GOAL := all
 
 include mk/rules.mk
-include $(sort $(wildcard */module.mk))
+include $(sort $(wildcard */module.mk */*/module.mk))
 
 .PHONY: all deps test unit-tests demo bench clean
 all: $(LIBRARIES) $(PROGRAMS)
