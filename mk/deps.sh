@@ -3,7 +3,7 @@
 # benchmark, and nothing else.
 #
 # Every deps/*.txt lists packages, one per line; "#" starts a comment.
-# A package is installed only when dpkg-query says it is missing, and
+# A package is installed only when dpkg-query reports it missing, and
 # "apt-get update" runs only when something must be installed. A name
 # with an architecture suffix (for example libssl-dev:arm64) enables that
 # foreign architecture first.
@@ -36,7 +36,7 @@ for pkg in "${missing[@]}"; do
 	fi
 done
 
-# Postfix asks a debconf question at install time. "No configuration"
+# Postfix prompts with a debconf question at install time. "No configuration"
 # installs the programs without setting up or starting a system mail server.
 echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 
