@@ -1,0 +1,493 @@
+/*
+ * Unit tests for dataplane/smtp_client: dialogues against a scripted
+ * server, each run twice: replies fed whole and fed one byte at a time
+ * (which covers a split at every byte).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/smtp_client.h"
+
+struct harness {
+	struct sl_smtpc *c;
+	int bytewise;
+	int tls_calls;
+	int ready_calls;
+	int done_calls;
+	int closed_calls;
+	struct sl_smtp_reply closed_reason;
+	uint64_t now;
+};
+
+static void cb_start_tls(void *ctx) { ((struct harness *)ctx)->tls_calls++; }
+static void cb_ready(void *ctx) { ((struct harness *)ctx)->ready_calls++; }
+
+static void cb_txn_done(void *ctx, struct sl_smtpc_txn *t)
+{
+	(void)t;
+	((struct harness *)ctx)->done_calls++;
+}
+
+static void cb_closed(void *ctx, const struct sl_smtp_reply *r)
+{
+	struct harness *h = ctx;
+
+	h->closed_calls++;
+	h->closed_reason = *r;
+}
+
+static const struct sl_smtpc_callbacks callbacks = {
+	.start_tls = cb_start_tls,
+	.ready = cb_ready,
+	.txn_done = cb_txn_done,
+	.closed = cb_closed,
+};
+
+static void harness_init(struct harness *h, int bytewise, enum sl_smtpc_tls_mode tls)
+{
+	struct sl_smtpc_config cfg = { .helo_name = "mta.example", .tls = tls };
+
+	memset(h, 0, sizeof(*h));
+	sl_smtpc_default_timeouts(&cfg.timeouts);
+	h->bytewise = bytewise;
+	h->now = 1000;
+	h->c = sl_smtpc_new(&cfg, &callbacks, h, h->now);
+	assert_non_null(h->c);
+}
+
+static void feed(struct harness *h, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!h->bytewise) {
+		sl_smtpc_input(h->c, s, n, h->now);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		sl_smtpc_input(h->c, s + i, 1, h->now);
+}
+
+/* Take everything the engine wants to send and compare it. */
+static void expect_out(struct harness *h, const char *expected)
+{
+	const char *data;
+	char got[8192];
+	size_t total = 0, n;
+
+	while ((n = sl_smtpc_output(h->c, &data)) > 0) {
+		assert_true(total + n < sizeof(got));
+		memcpy(got + total, data, n);
+		total += n;
+		sl_smtpc_output_done(h->c, n, h->now);
+	}
+	got[total] = '\0';
+	assert_string_equal(got, expected);
+}
+
+static void start_session(struct harness *h, const char *ehlo_reply)
+{
+	expect_out(h, "");
+	feed(h, "220 mx.test ESMTP\r\n");
+	expect_out(h, "EHLO mta.example\r\n");
+	feed(h, ehlo_reply);
+}
+
+static const char *two_rcpts[] = { "a@dest.test", "b@dest.test" };
+
+struct txn_fixture {
+	struct sl_smtpc_txn t;
+	struct sl_smtp_reply replies[4];
+	struct iovec iov[2];
+};
+
+static void txn_init(struct txn_fixture *f, const char *headers, const char *msg)
+{
+	memset(f, 0, sizeof(*f));
+	f->iov[0].iov_base = (void *)headers;
+	f->iov[0].iov_len = strlen(headers);
+	f->iov[1].iov_base = (void *)msg;
+	f->iov[1].iov_len = strlen(msg);
+	f->t.sender = "bounce@sender.test";
+	f->t.rcpts = two_rcpts;
+	f->t.rcpt_count = 2;
+	f->t.body = f->iov;
+	f->t.body_count = 2;
+	f->t.size = f->iov[0].iov_len + f->iov[1].iov_len;
+	f->t.rcpt_reply = f->replies;
+}
+
+#define EHLO_FULL "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 100000\r\n" \
+		  "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
+
+static void run_pipelined_partial(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	harness_init(&h, bytewise, SL_SMTPC_TLS_NONE);
+	start_session(&h, EHLO_FULL);
+	assert_int_equal(h.ready_calls, 1);
+	assert_true(sl_smtpc_caps(h.c) & SL_SMTPC_CAP_PIPELINING);
+	assert_int_equal(sl_smtpc_size_limit(h.c), 100000);
+
+	txn_init(&f, "DKIM-Signature: v=1\r\n", "Subject: x\r\n\r\nhello\r\n");
+	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=42\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n");
+	feed(&h, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n550-5.1.1 no such\r\n550 5.1.1 user\r\n"
+		 "354 go ahead\r\n");
+	expect_out(&h, "DKIM-Signature: v=1\r\nSubject: x\r\n\r\nhello\r\n.\r\n");
+	assert_int_equal(h.done_calls, 0);
+	feed(&h, "250 2.0.0 queued as X\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 250);
+	assert_string_equal(f.replies[0].text, "queued as X");
+	assert_int_equal(f.replies[1].code, 550);
+	assert_string_equal(f.replies[1].enhanced, "5.1.1");
+	assert_string_equal(f.replies[1].text, "no such");
+	assert_int_equal(f.t.accepted, 1);
+	assert_int_equal(h.ready_calls, 2);
+
+	sl_smtpc_quit(h.c, h.now);
+	expect_out(&h, "QUIT\r\n");
+	feed(&h, "221 bye\r\n");
+	assert_int_equal(h.closed_calls, 1);
+	assert_true(sl_smtpc_is_closed(h.c));
+	sl_smtpc_free(h.c);
+}
+
+static void pipelined_partial_whole(void **s) { (void)s; run_pipelined_partial(0); }
+static void pipelined_partial_bytewise(void **s) { (void)s; run_pipelined_partial(1); }
+
+static void run_helo_fallback(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	harness_init(&h, bytewise, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "502 5.5.2 command not recognized\r\n");
+	expect_out(&h, "HELO mta.example\r\n");
+	feed(&h, "250 mx.test\r\n");
+	assert_int_equal(h.ready_calls, 1);
+	assert_int_equal(sl_smtpc_caps(h.c), 0);
+
+	txn_init(&f, "", "a\r\n");
+	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<a@dest.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<b@dest.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "DATA\r\n");
+	feed(&h, "354 go\r\n");
+	expect_out(&h, "a\r\n.\r\n");
+	feed(&h, "250 ok\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.t.accepted, 2);
+	sl_smtpc_free(h.c);
+}
+
+static void helo_fallback_whole(void **s) { (void)s; run_helo_fallback(0); }
+static void helo_fallback_bytewise(void **s) { (void)s; run_helo_fallback(1); }
+
+static void run_starttls_extra_lines(int bytewise)
+{
+	struct harness h;
+
+	harness_init(&h, bytewise, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250-STARTTLS\r\n250 PIPELINING\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	assert_int_equal(h.ready_calls, 0);
+	/* A server (or an attacker in the path) appends lines after 220. */
+	feed(&h, "220 2.0.0 ready\r\n250-injected\r\n250 PIPELINING\r\n");
+	assert_int_equal(h.tls_calls, 1);
+	assert_int_equal(h.ready_calls, 0);
+	expect_out(&h, "");
+	sl_smtpc_tls_done(h.c, 1, h.now);
+	assert_true(sl_smtpc_tls_active(h.c));
+	expect_out(&h, "EHLO mta.example\r\n");
+	feed(&h, "250-mx.test\r\n250 SIZE\r\n");
+	assert_int_equal(h.ready_calls, 1);
+	/* Only the capabilities of the EHLO after the handshake count. */
+	assert_int_equal(sl_smtpc_caps(h.c), SL_SMTPC_CAP_SIZE);
+	assert_int_equal(sl_smtpc_size_limit(h.c), 0);
+	sl_smtpc_free(h.c);
+}
+
+static void starttls_extra_whole(void **s) { (void)s; run_starttls_extra_lines(0); }
+static void starttls_extra_bytewise(void **s) { (void)s; run_starttls_extra_lines(1); }
+
+static void starttls_refused_stays_plain(void **s)
+{
+	struct harness h;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "454 4.7.0 TLS not available\r\n");
+	assert_int_equal(h.tls_calls, 0);
+	assert_int_equal(h.ready_calls, 1);
+	assert_false(sl_smtpc_tls_active(h.c));
+	sl_smtpc_free(h.c);
+}
+
+static void no_rcpt_accepted_pipelined(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 1, SL_SMTPC_TLS_NONE);
+	start_session(&h, EHLO_FULL);
+	txn_init(&f, "", "secret body\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=13\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n");
+	feed(&h, "250 ok\r\n550 5.1.1 no\r\n450 4.2.1 later\r\n354 go\r\n");
+	/* No content: only the lone dot. */
+	expect_out(&h, ".\r\n");
+	feed(&h, "554 5.5.1 no valid recipients\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 550);
+	assert_int_equal(f.replies[1].code, 450);
+	assert_false(f.t.content_sent);
+	expect_out(&h, "RSET\r\n");
+	feed(&h, "250 ok\r\n");
+	assert_int_equal(h.ready_calls, 2);
+	sl_smtpc_free(h.c);
+}
+
+static void no_rcpt_accepted_unpipelined(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, "250 mx.test\r\n");
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<a@dest.test>\r\n");
+	feed(&h, "471 4.7.1 greylisted, try later\r\n");
+	expect_out(&h, "RCPT TO:<b@dest.test>\r\n");
+	feed(&h, "550 no\r\n");
+	expect_out(&h, "RSET\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 471);
+	assert_int_equal(sl_smtp_reply_class(&f.replies[0]), 4);
+	assert_int_equal(f.replies[1].code, 550);
+	sl_smtpc_free(h.c);
+}
+
+static void size_over_limit_unsent(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, "250-mx.test\r\n250 SIZE 10\r\n");
+	txn_init(&f, "", "this message is longer than ten bytes\r\n");
+	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
+	expect_out(&h, "");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 552);
+	assert_string_equal(f.replies[0].enhanced, "5.3.4");
+	assert_true(f.replies[0].local);
+	assert_true(sl_smtpc_is_ready(h.c));
+	sl_smtpc_free(h.c);
+}
+
+static void body_8bit_only_when_needed(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, "250-mx.test\r\n250 8BITMIME\r\n");
+	txn_init(&f, "", "caf\xc3\xa9\r\n");
+	f.t.eight_bit = 1;
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> BODY=8BITMIME\r\n");
+	sl_smtpc_free(h.c);
+
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, "250-mx.test\r\n250 8BITMIME\r\n");
+	txn_init(&f, "", "plain\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test>\r\n");
+	sl_smtpc_free(h.c);
+}
+
+static void dot_stuffing_and_line_ends(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, "250-mx.test\r\n250 PIPELINING\r\n");
+	/* The header iovec ends in the middle of a CRLF pair. */
+	txn_init(&f, ".h: 1\r", "\n.a\nb\r.c\r\n..d\r\nlast");
+	f.t.rcpt_count = 1;
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test>\r\nRCPT TO:<a@dest.test>\r\nDATA\r\n");
+	feed(&h, "250 ok\r\n250 ok\r\n354 go\r\n");
+	expect_out(&h, "..h: 1\r\n..a\r\nb\r\n..c\r\n...d\r\nlast\r\n.\r\n");
+	sl_smtpc_free(h.c);
+}
+
+static void reply_421_defers_all(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 1, SL_SMTPC_TLS_NONE);
+	start_session(&h, EHLO_FULL);
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n");
+	feed(&h, "250 ok\r\n250 ok\r\n421 4.3.2 shutting down\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(h.closed_calls, 1);
+	assert_int_equal(f.replies[0].code, 421);
+	assert_int_equal(f.replies[1].code, 421);
+	assert_string_equal(f.replies[1].text, "shutting down");
+	assert_int_equal(h.closed_reason.code, 421);
+	assert_true(sl_smtpc_is_closed(h.c));
+	sl_smtpc_free(h.c);
+}
+
+static void disconnect_during_data(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, EHLO_FULL);
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n");
+	feed(&h, "250 ok\r\n250 ok\r\n550 no\r\n354 go\r\n");
+	expect_out(&h, "x\r\n.\r\n");
+	sl_smtpc_disconnected(h.c, "connection reset by peer");
+	assert_int_equal(h.done_calls, 1);
+	/* The accepted recipient is deferred, the rejected one keeps its 550. */
+	assert_int_equal(f.replies[0].code, 421);
+	assert_true(f.replies[0].local);
+	assert_int_equal(f.replies[1].code, 550);
+	assert_int_equal(f.t.accepted, 0);
+	sl_smtpc_free(h.c);
+}
+
+static void timeout_defers(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+	uint64_t deadline;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, EHLO_FULL);
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n");
+	deadline = sl_smtpc_deadline(h.c);
+	assert_int_equal(deadline, h.now + 5 * 60 * 1000);
+	sl_smtpc_timeout(h.c, deadline - 1);
+	assert_int_equal(h.closed_calls, 0);
+	sl_smtpc_timeout(h.c, deadline);
+	assert_int_equal(h.closed_calls, 1);
+	assert_int_equal(f.replies[0].code, 421);
+	assert_string_equal(f.replies[0].enhanced, "4.4.2");
+	sl_smtpc_free(h.c);
+}
+
+static void greeting_timeout(void **s)
+{
+	struct harness h;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	assert_int_equal(sl_smtpc_deadline(h.c), h.now + 5 * 60 * 1000);
+	sl_smtpc_timeout(h.c, h.now + 5 * 60 * 1000);
+	assert_int_equal(h.closed_calls, 1);
+	assert_int_equal(h.closed_reason.code, 421);
+	sl_smtpc_free(h.c);
+}
+
+static void malformed_reply_closes(void **s)
+{
+	struct harness h;
+
+	(void)s;
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	feed(&h, "hello there\r\n");
+	assert_int_equal(h.closed_calls, 1);
+	assert_int_equal(h.closed_reason.code, 421);
+	assert_true(h.closed_reason.local);
+	sl_smtpc_free(h.c);
+}
+
+static void data_reply_4xx_defers(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init(&h, 1, SL_SMTPC_TLS_NONE);
+	start_session(&h, EHLO_FULL);
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n");
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n451 4.3.0 try later\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 451);
+	assert_int_equal(f.replies[1].code, 451);
+	expect_out(&h, "RSET\r\n");
+	sl_smtpc_free(h.c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(pipelined_partial_whole),
+		cmocka_unit_test(pipelined_partial_bytewise),
+		cmocka_unit_test(helo_fallback_whole),
+		cmocka_unit_test(helo_fallback_bytewise),
+		cmocka_unit_test(starttls_extra_whole),
+		cmocka_unit_test(starttls_extra_bytewise),
+		cmocka_unit_test(starttls_refused_stays_plain),
+		cmocka_unit_test(no_rcpt_accepted_pipelined),
+		cmocka_unit_test(no_rcpt_accepted_unpipelined),
+		cmocka_unit_test(size_over_limit_unsent),
+		cmocka_unit_test(body_8bit_only_when_needed),
+		cmocka_unit_test(dot_stuffing_and_line_ends),
+		cmocka_unit_test(reply_421_defers_all),
+		cmocka_unit_test(disconnect_during_data),
+		cmocka_unit_test(timeout_defers),
+		cmocka_unit_test(greeting_timeout),
+		cmocka_unit_test(malformed_reply_closes),
+		cmocka_unit_test(data_reply_4xx_defers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
