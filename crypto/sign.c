@@ -1,0 +1,589 @@
+/*
+ * crypto/sign.c - DKIM signing at send time, from the header block and the
+ * body hash stored at accept time.
+ *
+ * For each call: the header block is split into fields once; each signer's
+ * h= list is resolved (default list with over-signing, or the list given);
+ * signers with the same header canonicalization and h= list share one
+ * SHA-256 pass over the selected fields, and each then copies that digest
+ * state and adds only its own DKIM-Signature field. Header instances are
+ * taken bottom-up: the first "Received" in h= is the last one in the
+ * block, the second the one above it, and a name listed more often than
+ * it occurs adds nothing (this is what makes over-signing work).
+ *
+ * The DKIM-Signature field is folded with CRLF SP so that no line is over
+ * SL_DKIM_FOLD_WIDTH characters (a single tag value longer than that, such
+ * as a very long i=, stays on one line). b= comes last and starts on the
+ * line where the signed text placed it, so the text a verifier gets after
+ * removing the b= value is exactly the text that was signed, in both
+ * header canonicalizations.
+ *
+ * Digest contexts are kept per thread and reused, so a steady stream of
+ * signatures allocates only OpenSSL's per-signature objects.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rsa.h>
+
+#include "crypto/internal.h"
+
+#define SL_DKIM_FOLD_WIDTH 76
+#define MAX_SIGNERS 16
+#define HLIST_MAX 4096
+#define FIELD_MAX (HLIST_MAX + 2048)
+#define SIG_MAX 512  /* RSA-4096 signature bytes */
+
+/* ---- per-thread digest contexts ---- */
+
+static __thread EVP_MD_CTX *tl_prefix[MAX_SIGNERS];
+static __thread EVP_MD_CTX *tl_work;
+static __thread EVP_MD_CTX *tl_edsign;
+
+static EVP_MD_CTX *md_get(EVP_MD_CTX **slot)
+{
+	if (!*slot)
+		*slot = EVP_MD_CTX_new();
+	return *slot;
+}
+
+/* ---- folding writer ---- */
+
+struct fold {
+	char *buf;
+	size_t len;
+	size_t cap;
+	size_t col;
+	int overflow;
+};
+
+static void fold_raw(struct fold *f, const char *s, size_t n)
+{
+	if (f->len + n >= f->cap) {
+		f->overflow = 1;
+		return;
+	}
+	memcpy(f->buf + f->len, s, n);
+	f->len += n;
+	f->buf[f->len] = '\0';
+}
+
+/* Add an atom, after a space (sep) or joined, folding first if needed. */
+static void fold_atom(struct fold *f, const char *s, size_t n, int sep)
+{
+	if (f->col + (sep ? 1 : 0) + n > SL_DKIM_FOLD_WIDTH && f->col > 1) {
+		fold_raw(f, "\r\n ", 3);
+		f->col = 1;
+	} else if (sep) {
+		fold_raw(f, " ", 1);
+		f->col++;
+	}
+	fold_raw(f, s, n);
+	f->col += n;
+}
+
+static void fold_tag(struct fold *f, const char *tag, const char *value)
+{
+	char item[600];
+	int n = snprintf(item, sizeof(item), "%s=%s;", tag, value);
+
+	if (n < 0 || (size_t)n >= sizeof(item)) {
+		f->overflow = 1;
+		return;
+	}
+	fold_atom(f, item, (size_t)n, 1);
+}
+
+/* h=name:name:...; with folds allowed after each colon. */
+static void fold_hlist(struct fold *f, const char *list)
+{
+	const char *p = list;
+	char item[300];
+	int first = 1;
+
+	while (*p) {
+		const char *c = strchr(p, ':');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		int len = snprintf(item, sizeof(item), "%s%.*s%c", first ? "h=" : "", (int)n,
+				   p, c ? ':' : ';');
+
+		if (len < 0 || (size_t)len >= sizeof(item)) {
+			f->overflow = 1;
+			return;
+		}
+		fold_atom(f, item, (size_t)len, first);
+		first = 0;
+		p = c ? c + 1 : p + n;
+	}
+}
+
+/* Put "b=" where it will stay, so the signed text matches the output. */
+static void fold_b_tag(struct fold *f)
+{
+	fold_atom(f, "b=", 2, 1);
+	if (f->col + 1 > SL_DKIM_FOLD_WIDTH) {
+		/* Keep at least one value character on the "b=" line. */
+		f->len -= 2;
+		f->col -= 2;
+		if (f->buf[f->len - 1] == ' ') {
+			f->len--;
+			f->col--;
+		}
+		fold_raw(f, "\r\n b=", 5);
+		f->col = 3;
+	}
+}
+
+static void fold_b_value(struct fold *f, const char *b64, size_t n)
+{
+	while (n > 0) {
+		size_t room = SL_DKIM_FOLD_WIDTH > f->col ? SL_DKIM_FOLD_WIDTH - f->col : 0;
+		size_t take = n < room ? n : room;
+
+		if (take == 0) {
+			fold_raw(f, "\r\n ", 3);
+			f->col = 1;
+			continue;
+		}
+		fold_raw(f, b64, take);
+		f->col += take;
+		b64 += take;
+		n -= take;
+	}
+}
+
+/* ---- h= list resolution ---- */
+
+static int name_in_list(const char *list, const char *name, size_t len)
+{
+	const char *p = list;
+
+	while (*p) {
+		const char *c = strchr(p, ':');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+
+		if (n == len && strncasecmp(p, name, len) == 0)
+			return 1;
+		p = c ? c + 1 : p + n;
+	}
+	return 0;
+}
+
+static size_t count_fields(const struct sl_hlist *h, const char *name, size_t len)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < h->n; i++)
+		k += (size_t)sl_hname_eq(&h->f[i], name, len);
+	return k;
+}
+
+static int hv_append(char *hv, size_t *used, const char *name, size_t len)
+{
+	if (*used + len + 2 > HLIST_MAX)
+		return -1;
+	if (*used)
+		hv[(*used)++] = ':';
+	memcpy(hv + *used, name, len);
+	*used += len;
+	hv[*used] = '\0';
+	return 0;
+}
+
+static int valid_hname(const char *p, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] <= ' ' || (unsigned char)p[i] >= 127 || p[i] == ':' ||
+		    p[i] == ';')
+			return 0;
+	return 1;
+}
+
+/*
+ * Build the h= value for one signer into hv. The default list names each
+ * present field as often as it occurs, and the over-signed ones once more.
+ */
+static int resolve_hlist(const struct sl_dkim_signer *s, const struct sl_hlist *h,
+			 char *hv, struct sl_dkim_err *err)
+{
+	const char *list = s->headers ? s->headers : SL_DKIM_DEFAULT_HEADERS;
+	const char *p = list;
+	size_t used = 0;
+	int has_from = 0;
+
+	hv[0] = '\0';
+	while (*p) {
+		const char *c = strchr(p, ':');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		size_t k = 1, i;
+
+		while (n > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (!valid_hname(p, n))
+			return sl_crypto_fail(err, -EINVAL, "invalid header name \"%.*s\" in h= list",
+					      (int)(n > 60 ? 60 : n), p);
+		if (n == 4 && strncasecmp(p, "from", 4) == 0)
+			has_from = 1;
+		if (!s->headers) {
+			k = count_fields(h, p, n);
+			if (name_in_list(SL_DKIM_OVERSIGN_HEADERS, p, n))
+				k++;
+		}
+		for (i = 0; i < k; i++)
+			if (hv_append(hv, &used, p, n) < 0)
+				return sl_crypto_fail(err, -E2BIG, "h= list is over %d characters",
+						      HLIST_MAX);
+		p = c ? c + 1 : p + strlen(p);
+	}
+	if (!has_from)
+		return sl_crypto_fail(err, -EINVAL, "h= list must include From");
+	if (count_fields(h, "From", 4) == 0)
+		return sl_crypto_fail(err, -EINVAL, "message has no From header field");
+	return 0;
+}
+
+/* ---- header hashing ---- */
+
+/* Hash the fields named in hv, bottom-up per name, into md. */
+static int hash_fields(EVP_MD_CTX *md, const struct sl_hlist *h, const char *hv,
+		       enum sl_dkim_canon canon)
+{
+	struct sl_sink sink;
+	const char *p = hv;
+	uint8_t used_mark[256];
+	uint8_t *used = used_mark;
+	int rc = 0;
+
+	if (h->n > sizeof(used_mark)) {
+		used = calloc(h->n, 1);
+		if (!used)
+			return -ENOMEM;
+	} else {
+		memset(used_mark, 0, sizeof(used_mark));
+	}
+	sl_sink_init(&sink, md);
+	while (*p) {
+		const char *c = strchr(p, ':');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		size_t i = h->n;
+
+		while (i-- > 0) {
+			const struct sl_hfield *f = &h->f[i];
+
+			if (used[i] || !sl_hname_eq(f, p, n))
+				continue;
+			used[i] = 1;
+			if (canon == SL_DKIM_RELAXED)
+				sl_canon_header_relaxed(&sink, f->p, f->len, 1);
+			else
+				sl_canon_header_simple(&sink, f->p, f->len, 1);
+			break;
+		}
+		p = c ? c + 1 : p + n;
+	}
+	if (sl_sink_flush(&sink) < 0)
+		rc = -EPROTO;
+	if (used != used_mark)
+		free(used);
+	return rc;
+}
+
+/* ---- signature ---- */
+
+static int sign_digest(const struct sl_dkim_key *key, const uint8_t digest[32],
+		       uint8_t *sig, size_t *siglen, struct sl_dkim_err *err)
+{
+	EVP_PKEY_CTX *pc;
+	EVP_MD_CTX *m;
+	int rc;
+
+	if (key->type == SL_DKIM_KEY_ED25519) {
+		m = md_get(&tl_edsign);
+		if (!m)
+			return sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "sign");
+		rc = sl_crypto_ossl_check(EVP_DigestSignInit_ex(m, NULL, NULL, NULL, NULL,
+								key->pkey, NULL),
+					  err, "EVP_DigestSignInit_ex");
+		if (rc == 0)
+			rc = sl_crypto_ossl_check(EVP_DigestSign(m, sig, siglen, digest, 32),
+						  err, "EVP_DigestSign");
+		EVP_MD_CTX_reset(m);
+		return rc;
+	}
+	pc = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+	if (!pc)
+		return sl_crypto_ossl_fail(err, "EVP_PKEY_CTX_new_from_pkey", "sign");
+	rc = sl_crypto_ossl_check(EVP_PKEY_sign_init(pc), err, "EVP_PKEY_sign_init");
+	if (rc == 0)
+		rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) > 0,
+					  err, "EVP_PKEY_CTX_set_rsa_padding");
+	if (rc == 0)
+		rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) > 0,
+					  err, "EVP_PKEY_CTX_set_signature_md");
+	if (rc == 0)
+		rc = sl_crypto_ossl_check(EVP_PKEY_sign(pc, sig, siglen, digest, 32) > 0, err,
+					  "EVP_PKEY_sign");
+	EVP_PKEY_CTX_free(pc);
+	return rc;
+}
+
+/* ---- signer checks ---- */
+
+static int valid_token(const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 127 || *s == ';' ||
+		    *s == '=')
+			return 0;
+	return 1;
+}
+
+static int check_signer(const struct sl_dkim_signer *s, const struct sl_dkim_bodyhash *bh,
+			struct sl_dkim_err *err)
+{
+	unsigned need = s->body_canon == SL_DKIM_RELAXED ? SL_DKIM_BODY_RELAXED
+							 : SL_DKIM_BODY_SIMPLE;
+
+	if (!s->key)
+		return sl_crypto_fail(err, -EINVAL, "signer has no key");
+	if (!valid_token(s->domain))
+		return sl_crypto_fail(err, -EINVAL, "invalid signing domain \"%s\"",
+				      s->domain ? s->domain : "");
+	if (!valid_token(s->selector))
+		return sl_crypto_fail(err, -EINVAL, "invalid selector \"%s\"",
+				      s->selector ? s->selector : "");
+	if (s->identity) {
+		const char *at = strrchr(s->identity, '@');
+		size_t dl = strlen(s->domain), il;
+
+		if (!valid_token(s->identity) || !at)
+			return sl_crypto_fail(err, -EINVAL, "invalid identity \"%s\"", s->identity);
+		il = strlen(at + 1);
+		if (!(strcasecmp(at + 1, s->domain) == 0 ||
+		      (il > dl && at[il - dl] == '.' && strcasecmp(at + 1 + il - dl, s->domain) == 0)))
+			return sl_crypto_fail(err, -EINVAL,
+					      "identity \"%s\" is not in domain %s or a "
+					      "subdomain", s->identity, s->domain);
+	}
+	if (!(bh->mask & need))
+		return sl_crypto_fail(err, -EINVAL, "no %s body hash stored for this message",
+				      s->body_canon == SL_DKIM_RELAXED ? "relaxed" : "simple");
+	return 0;
+}
+
+/* ---- one signature field ---- */
+
+static const char *canon_name(enum sl_dkim_canon c)
+{
+	return c == SL_DKIM_RELAXED ? "relaxed" : "simple";
+}
+
+/* Write the DKIM-Signature field up to and including "b=". */
+static void build_field(struct fold *f, const struct sl_dkim_signer *s, const char *hv,
+			const struct sl_dkim_bodyhash *bh, int64_t now)
+{
+	char num[32], bh64[48], c[32];
+	const uint8_t *b = s->body_canon == SL_DKIM_RELAXED ? bh->relaxed : bh->simple;
+
+	f->len = 0;
+	f->col = 0;
+	f->overflow = 0;
+	fold_raw(f, "DKIM-Signature: v=1;", 20);
+	f->col = 20;
+	fold_tag(f, "a", sl_dkim_key_algorithm(s->key));
+	snprintf(c, sizeof(c), "%s/%s", canon_name(s->header_canon), canon_name(s->body_canon));
+	fold_tag(f, "c", c);
+	fold_tag(f, "d", s->domain);
+	fold_tag(f, "s", s->selector);
+	snprintf(num, sizeof(num), "%" PRId64, now);
+	fold_tag(f, "t", num);
+	if (s->expire) {
+		snprintf(num, sizeof(num), "%" PRId64, now + (int64_t)s->expire);
+		fold_tag(f, "x", num);
+	}
+	if (s->identity)
+		fold_tag(f, "i", s->identity);
+	fold_hlist(f, hv);
+	sl_b64_encode(bh64, b, 32);
+	fold_tag(f, "bh", bh64);
+	fold_b_tag(f);
+}
+
+static int sign_one(const struct sl_dkim_signer *s, EVP_MD_CTX *prefix, const char *hv,
+		    const struct sl_dkim_bodyhash *bh, int64_t now, struct sl_dkim_out *out,
+		    struct sl_dkim_err *err)
+{
+	char field[FIELD_MAX], b64[SIG_MAX * 4 / 3 + 8];
+	uint8_t digest[32], sig[SIG_MAX];
+	size_t siglen = sizeof(sig), n;
+	struct fold f = { .buf = field, .cap = sizeof(field) };
+	struct sl_sink sink;
+	EVP_MD_CTX *work = md_get(&tl_work);
+	int rc;
+
+	if (!work)
+		return sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "sign");
+	build_field(&f, s, hv, bh, now);
+	if (f.overflow)
+		return sl_crypto_fail(err, -E2BIG, "DKIM-Signature field too long");
+	rc = sl_crypto_ossl_check(EVP_MD_CTX_copy_ex(work, prefix), err, "EVP_MD_CTX_copy_ex");
+	if (rc)
+		return rc;
+	sl_sink_init(&sink, work);
+	if (s->header_canon == SL_DKIM_RELAXED)
+		sl_canon_header_relaxed(&sink, (const uint8_t *)field, f.len, 0);
+	else
+		sl_canon_header_simple(&sink, (const uint8_t *)field, f.len, 0);
+	if (sl_sink_flush(&sink) < 0)
+		return sl_crypto_ossl_fail(err, "EVP_DigestUpdate", "header hash");
+	rc = sl_crypto_ossl_check(EVP_DigestFinal_ex(work, digest, NULL), err,
+				  "EVP_DigestFinal_ex");
+	if (rc)
+		return rc;
+	rc = sign_digest(s->key, digest, sig, &siglen, err);
+	if (rc)
+		return rc;
+	n = sl_b64_encode(b64, sig, siglen);
+	fold_b_value(&f, b64, n);
+	fold_raw(&f, "\r\n", 2);
+	if (f.overflow)
+		return sl_crypto_fail(err, -E2BIG, "DKIM-Signature field too long");
+	if (sl_out_put(out, field, f.len) < 0)
+		return sl_crypto_fail(err, -ENOMEM, "out of memory for signature output");
+	return 0;
+}
+
+int sl_dkim_sign(const struct sl_dkim_signer *signers, size_t nsigners,
+		 const void *headers, size_t hlen, const struct sl_dkim_bodyhash *bh,
+		 int64_t now, struct sl_dkim_out *out, struct sl_dkim_err *err)
+{
+	static __thread char hv[MAX_SIGNERS][HLIST_MAX];
+	struct sl_hlist h;
+	size_t i, j, group[MAX_SIGNERS];
+	int rc;
+
+	out->len = 0;
+	if (nsigners == 0 || nsigners > MAX_SIGNERS)
+		return sl_crypto_fail(err, -EINVAL, "%zu signers given, need 1 to %d", nsigners,
+				      MAX_SIGNERS);
+	sl_hlist_init(&h);
+	rc = sl_hlist_parse(&h, headers, hlen, err);
+	for (i = 0; rc == 0 && i < nsigners; i++) {
+		rc = check_signer(&signers[i], bh, err);
+		if (rc == 0)
+			rc = resolve_hlist(&signers[i], &h, hv[i], err);
+	}
+
+	/* One prefix hash per distinct (header canonicalization, h= list). */
+	for (i = 0; rc == 0 && i < nsigners; i++) {
+		group[i] = i;
+		for (j = 0; j < i; j++) {
+			if (signers[j].header_canon == signers[i].header_canon &&
+			    strcmp(hv[j], hv[i]) == 0) {
+				group[i] = group[j];
+				break;
+			}
+		}
+		if (group[i] != i)
+			continue;
+		if (!md_get(&tl_prefix[i])) {
+			rc = sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "sign");
+			break;
+		}
+		rc = sl_crypto_ossl_check(EVP_DigestInit_ex(tl_prefix[i], EVP_sha256(), NULL),
+					  err, "EVP_DigestInit_ex");
+		if (rc == 0 && hash_fields(tl_prefix[i], &h, hv[i], signers[i].header_canon) < 0)
+			rc = sl_crypto_ossl_fail(err, "EVP_DigestUpdate", "header hash");
+	}
+
+	for (i = 0; rc == 0 && i < nsigners; i++)
+		rc = sign_one(&signers[i], tl_prefix[group[i]], hv[i], bh, now, out, err);
+	sl_hlist_free(&h);
+	if (rc)
+		out->len = 0;
+	return rc;
+}
+
+int sl_dkim_sign_batch(const struct sl_dkim_signer *signers, size_t nsigners,
+		       struct sl_dkim_job *jobs, size_t njobs, int64_t now)
+{
+	int first = 0;
+	size_t i;
+
+	/* TODO: multi-buffer SHA-256 over the jobs' header hashes. */
+	for (i = 0; i < njobs; i++) {
+		struct sl_dkim_job *j = &jobs[i];
+
+		j->err.msg[0] = '\0';
+		j->rc = sl_dkim_sign(signers, nsigners, j->headers, j->hlen, j->bh, now, j->out,
+				     &j->err);
+		if (j->rc && !first)
+			first = j->rc;
+	}
+	return first;
+}
+
+/* ---- output buffer ---- */
+
+int sl_out_reserve(struct sl_dkim_out *o, size_t more)
+{
+	size_t cap;
+	char *d;
+
+	if (o->len + more + 1 <= o->cap)
+		return 0;
+	cap = o->cap ? o->cap : 1024;
+	while (cap < o->len + more + 1)
+		cap *= 2;
+	d = realloc(o->data, cap);
+	if (!d)
+		return -ENOMEM;
+	o->data = d;
+	o->cap = cap;
+	return 0;
+}
+
+int sl_out_put(struct sl_dkim_out *o, const void *p, size_t n)
+{
+	if (sl_out_reserve(o, n) < 0)
+		return -ENOMEM;
+	memcpy(o->data + o->len, p, n);
+	o->len += n;
+	o->data[o->len] = '\0';
+	return 0;
+}
+
+void sl_dkim_out_free(struct sl_dkim_out *o)
+{
+	free(o->data);
+	o->data = NULL;
+	o->len = 0;
+	o->cap = 0;
+}
+
+void sl_dkim_thread_cleanup(void)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_SIGNERS; i++) {
+		EVP_MD_CTX_free(tl_prefix[i]);
+		tl_prefix[i] = NULL;
+	}
+	EVP_MD_CTX_free(tl_work);
+	EVP_MD_CTX_free(tl_edsign);
+	tl_work = NULL;
+	tl_edsign = NULL;
+}
