@@ -112,18 +112,18 @@ def replace_from(headers):
 
 
 def tally(results_path, domain, selectors, paths):
-    wanted = selectors.split(",")
+    expected = selectors.split(",")
     seen = {}
     with open(results_path, encoding="utf-8", errors="replace") as f:
         for line in f:
             fields = line.rstrip("\n").split("\t")
             if len(fields) < 6 or fields[1].lower() != domain.lower():
                 continue
-            if fields[2] in wanted:
+            if fields[2] in expected:
                 seen.setdefault(fields[0], {})[fields[2]] = (fields[4], fields[5])
     for path in paths:
         found = seen.get(path, {})
-        results = [found.get(s, ("missing", "not reported"))[0] for s in wanted]
+        results = [found.get(s, ("missing", "not reported"))[0] for s in expected]
         if "missing" in results:
             status = "missing"
         elif all(r == "pass" for r in results):
@@ -134,7 +134,7 @@ def tally(results_path, domain, selectors, paths):
             status = "partial"
         detail = "; ".join(f"s={s}: {found.get(s, ('missing', 'not reported'))[0]}"
                            f" ({found.get(s, ('', 'not reported'))[1]})"
-                           for s in wanted)
+                           for s in expected)
         print(path, status, detail)
 
 
