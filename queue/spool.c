@@ -1,0 +1,1111 @@
+/*
+ * queue/spool.c - shard lifecycle, group commit, state records and reads.
+ *
+ * Durability: a record's callback reports success only after the batch
+ * that contains it has been written and flushed (one fdatasync issued with
+ * IOSQE_IO_DRAIN after the writes, or RWF_DSYNC / O_DSYNC writes), and
+ * after the folder was flushed when the batch created the segment file.
+ * Only one batch is in flight per shard, so batch N+1 gathers records
+ * while batch N flushes and a flush covers every earlier write.
+ *
+ * A batch writes one contiguous range of one segment with as few writev
+ * operations as the iovec limit allows. When a batch fails, the segment is
+ * cut back to its last committed length so no record of the failed batch
+ * can reappear at recovery, and every record of the batch reports the
+ * error (-ENOSPC for a full disk, -EIO otherwise).
+ *
+ * State records update the index when they are queued (the delivery
+ * already happened), so a rewrite always encodes the newest states and log
+ * order equals queue order. A message leaves the index when the record
+ * making its last recipient final has been flushed.
+ *
+ * See queue/spool.h for the API contract and queue/shard.h for the
+ * segment deletion rule.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "queue/shard.h"
+
+#define MIN_SEGMENT_SIZE (64u * 1024)
+#define MAX_SEGMENT_SIZE (1ull << 32)
+#define SPACE_CHECK_NS (100ull * 1000 * 1000)
+#define SEG_HEADER_LEN (SL_REC_HEADER_SIZE + SL_REC_SEGMENT_META)
+#define REWRITES_PER_POLL 64
+
+static const uint8_t zero_pad[8];
+
+void sl_spool_config_default(struct sl_spool_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->segment_size = 64ull << 20;
+	cfg->flush_mode = SL_SPOOL_FLUSH_FDATASYNC;
+	cfg->free_floor_percent = 10;
+	cfg->ring_entries = 256;
+	cfg->rewrite_live_percent = 25;
+	cfg->max_batch_records = 1024;
+}
+
+uint64_t sl_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Map a kernel error of a write or flush to the spool's two classes. */
+static int write_error(int err)
+{
+	return (err == -ENOSPC || err == -EDQUOT) ? -ENOSPC : -EIO;
+}
+
+/* ---- segments ---- */
+
+struct sl_segment *sl_seg_find(const struct sl_spool *sp, uint32_t seq)
+{
+	size_t lo = 0, hi = sp->nsegs;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (sp->segs[mid]->seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < sp->nsegs && sp->segs[lo]->seq == seq ? sp->segs[lo] : NULL;
+}
+
+/* Append a segment; seq must be larger than every present one. */
+struct sl_segment *sl_seg_add(struct sl_spool *sp, uint32_t seq, int fd)
+{
+	struct sl_segment *seg;
+
+	if (sp->nsegs == sp->segs_cap) {
+		size_t cap = sp->segs_cap ? sp->segs_cap * 2 : 16;
+		struct sl_segment **segs = realloc(sp->segs, cap * sizeof(*segs));
+
+		if (segs == NULL)
+			return NULL;
+		sp->segs = segs;
+		sp->segs_cap = cap;
+	}
+	seg = calloc(1, sizeof(*seg));
+	if (seg == NULL)
+		return NULL;
+	seg->op = SL_OP_DELETE;
+	seg->seq = seq;
+	seg->min_ref = seq;
+	seg->fd = fd;
+	seg->direct_fd = -1;
+	snprintf(seg->name, sizeof(seg->name), "%08x.seg", seq);
+	sp->segs[sp->nsegs++] = seg;
+	return seg;
+}
+
+void sl_seg_close_fds(struct sl_segment *seg)
+{
+	if (seg->fd >= 0)
+		close(seg->fd);
+	if (seg->direct_fd >= 0)
+		close(seg->direct_fd);
+	seg->fd = seg->direct_fd = -1;
+}
+
+static int seg_open_flags(const struct sl_spool *sp)
+{
+	int flags = O_RDWR | O_CLOEXEC;
+
+	if (sp->cfg.flush_mode == SL_SPOOL_FLUSH_O_DSYNC)
+		flags |= O_DSYNC;
+	return flags;
+}
+
+/*
+ * Create segment file seq. NOTE: open(O_CREAT) runs on the owner thread;
+ * it needs no disk wait on the usual file systems, and the folder flush
+ * that makes the name durable goes through io_uring with the first batch.
+ */
+static struct sl_segment *seg_create(struct sl_spool *sp, uint32_t seq)
+{
+	char name[16];
+	struct sl_segment *seg;
+	int fd;
+
+	snprintf(name, sizeof(name), "%08x.seg", seq);
+	fd = openat(sp->dir_fd, name, seg_open_flags(sp) | O_CREAT | O_EXCL, 0600);
+	if (fd < 0) {
+		sl_err("spool shard=%u: open(%s/%s) failed: %s", sp->shard, sp->dir,
+		       name, strerror(errno));
+		return NULL;
+	}
+	seg = sl_seg_add(sp, seq, fd);
+	if (seg == NULL)
+		close(fd);
+	return seg;
+}
+
+/* ---- index accounting ---- */
+
+/* Count msg in its segment and the index memory. */
+void sl_msg_attach(struct sl_spool *sp, struct sl_spool_msg *msg)
+{
+	struct sl_segment *seg = sl_seg_find(sp, msg->seg);
+
+	if (seg != NULL) {
+		seg->live_msgs++;
+		seg->live_bytes += msg->rec_len;
+	}
+	sp->index_bytes += sl_msg_bytes(msg);
+	sp->st.recipients += msg->pub.rcpt_count;
+}
+
+void sl_msg_detach(struct sl_spool *sp, struct sl_spool_msg *msg)
+{
+	struct sl_segment *seg = sl_seg_find(sp, msg->seg);
+
+	if (seg != NULL) {
+		seg->live_msgs--;
+		seg->live_bytes -= msg->rec_len;
+	}
+	sp->index_bytes -= sl_msg_bytes(msg);
+	sp->st.recipients -= msg->pub.rcpt_count;
+}
+
+static void msg_finalize(struct sl_spool *sp, struct sl_spool_msg *msg)
+{
+	sl_msg_detach(sp, msg);
+	sl_index_remove(&sp->index, msg->pub.id);
+	sl_msg_free(msg);
+	sp->reclaim_due = true;
+}
+
+/* ---- requests ---- */
+
+static void req_free(struct sl_req *req)
+{
+	if (req->head != req->inline_head)
+		free(req->head);
+	if (req->body != &req->inline_iov)
+		free(req->body);
+	free(req->owned);
+	free(req);
+}
+
+void sl_enqueue(struct sl_spool *sp, struct sl_req *req)
+{
+	req->next = NULL;
+	if (sp->pending_tail)
+		sp->pending_tail->next = req;
+	else
+		sp->pending_head = req;
+	sp->pending_tail = req;
+	sp->pending++;
+}
+
+/* Refresh the admission budget from statvfs when it is stale or spent. */
+static void space_refresh(struct sl_spool *sp)
+{
+	struct statvfs vfs;
+	uint64_t block, floor, avail;
+
+	sp->space_checked_ns = sl_now_ns();
+	if (fstatvfs(sp->dir_fd, &vfs) != 0) {
+		sp->space_budget = INT64_MAX;
+		return;
+	}
+	block = vfs.f_frsize ? vfs.f_frsize : vfs.f_bsize;
+	floor = (uint64_t)vfs.f_blocks * block / 100 * sp->cfg.free_floor_percent;
+	avail = (uint64_t)vfs.f_bavail * block;
+	sp->space_budget = avail > floor ? (int64_t)(avail - floor) : 0;
+}
+
+static int admit(struct sl_spool *sp, uint64_t rec_len)
+{
+	if (sp->cfg.free_floor_percent == 0)
+		return 0;
+	if ((int64_t)rec_len > sp->space_budget ||
+	    sl_now_ns() - sp->space_checked_ns > SPACE_CHECK_NS)
+		space_refresh(sp);
+	if ((int64_t)rec_len > sp->space_budget)
+		return -EDQUOT;
+	sp->space_budget -= (int64_t)rec_len;
+	return 0;
+}
+
+static uint64_t max_record(const struct sl_spool *sp)
+{
+	return sp->cfg.segment_size - SEG_HEADER_LEN;
+}
+
+int sl_spool_append(struct sl_spool *sp, const struct sl_spool_envelope *env,
+		    const struct iovec *body, unsigned body_iovcnt,
+		    sl_spool_done_fn *done, void *arg, uint64_t *id)
+{
+	uint64_t body_len = 0, rec_len, new_id;
+	uint32_t crc = 0;
+	size_t meta_len;
+	struct sl_spool_msg *msg;
+	struct sl_req *req;
+	int err;
+
+	if (sp->closing)
+		return -ESHUTDOWN;
+	if (body_iovcnt > 0 && body == NULL)
+		return -EINVAL;
+	for (unsigned i = 0; i < body_iovcnt; i++) {
+		body_len += body[i].iov_len;
+		crc = sl_crc32c(crc, body[i].iov_base, body[i].iov_len);
+	}
+	new_id = ((uint64_t)sp->shard << SL_ID_SHARD_SHIFT) | sp->next_id;
+	err = sl_msg_from_envelope(env, new_id, body_len, &msg);
+	if (err)
+		return err;
+	meta_len = sl_rec_message_meta_size(&msg->pub);
+	rec_len = sl_align8(SL_REC_HEADER_SIZE + meta_len + body_len);
+	if (rec_len > max_record(sp)) {
+		sl_msg_free(msg);
+		return -E2BIG;
+	}
+	err = admit(sp, rec_len);
+	if (err) {
+		sl_msg_free(msg);
+		return err;
+	}
+
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		goto nomem;
+	req->head = malloc(SL_REC_HEADER_SIZE + meta_len);
+	req->body = body_iovcnt ? calloc(body_iovcnt, sizeof(struct iovec)) : NULL;
+	if (req->head == NULL || (body_iovcnt && req->body == NULL))
+		goto nomem;
+	if (body_iovcnt)
+		memcpy(req->body, body, body_iovcnt * sizeof(struct iovec));
+	sl_rec_encode_message(req->head, &msg->pub, body_len, crc);
+	req->kind = SL_REQ_APPEND;
+	req->id = new_id;
+	req->done = done;
+	req->arg = arg;
+	req->msg = msg;
+	req->head_len = (uint32_t)(SL_REC_HEADER_SIZE + meta_len);
+	req->body_crc = crc;
+	req->body_len = body_len;
+	req->rec_len = rec_len;
+	req->body_iovcnt = body_iovcnt;
+	sl_enqueue(sp, req);
+	sp->next_id++;
+	if (id)
+		*id = new_id;
+	return 0;
+
+nomem:
+	if (req) {
+		free(req->head);
+		free(req->body);
+		free(req);
+	}
+	sl_msg_free(msg);
+	return -ENOMEM;
+}
+
+int sl_spool_set_state(struct sl_spool *sp, uint64_t id, unsigned rcpt,
+		       enum sl_spool_rcpt_state state, uint16_t attempts,
+		       int64_t next_attempt, sl_spool_done_fn *done, void *arg)
+{
+	struct sl_spool_msg *msg = sl_index_find(&sp->index, id);
+	struct sl_rec_state rec = { id, rcpt, (uint8_t)state, attempts, next_attempt };
+	struct sl_req *req;
+
+	if (sp->closing)
+		return -ESHUTDOWN;
+	if (msg == NULL || msg->finalizing)
+		return -ENOENT;
+	if (rcpt >= msg->pub.rcpt_count || (unsigned)state > SL_SPOOL_RCPT_BOUNCED)
+		return -EINVAL;
+	req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return -ENOMEM;
+	sl_msg_set_state(msg, rcpt, (uint8_t)state, attempts, next_attempt);
+	if (msg->pub.pending_count == 0) {
+		msg->finalizing = 1;
+		req->finalizes = true;
+	}
+	req->kind = SL_REQ_STATE;
+	req->id = id;
+	req->done = done;
+	req->arg = arg;
+	req->head = req->inline_head;
+	req->head_len = sizeof(req->inline_head);
+	req->rec_len = sl_align8(req->head_len);
+	sl_rec_encode_state(req->head, &rec);
+	sl_enqueue(sp, req);
+	return 0;
+}
+
+/* ---- group commit ---- */
+
+struct io_uring_sqe *sl_get_sqe(struct sl_spool *sp)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&sp->ring);
+
+	if (sqe == NULL) {
+		io_uring_submit(&sp->ring);
+		sqe = io_uring_get_sqe(&sp->ring);
+	}
+	if (sqe == NULL)
+		sl_err("spool shard=%u: io_uring submission queue full", sp->shard);
+	return sqe;
+}
+
+static int batch_iov_push(struct sl_batch *b, const void *base, size_t len)
+{
+	if (len == 0)
+		return 0;
+	if (b->iov_len == b->iov_cap) {
+		unsigned cap = b->iov_cap ? b->iov_cap * 2 : 256;
+		struct iovec *iov = realloc(b->iov, cap * sizeof(*iov));
+
+		if (iov == NULL)
+			return -ENOMEM;
+		b->iov = iov;
+		b->iov_cap = cap;
+	}
+	b->iov[b->iov_len].iov_base = (void *)base;
+	b->iov[b->iov_len].iov_len = len;
+	b->iov_len++;
+	return 0;
+}
+
+static int batch_add_record(struct sl_batch *b, struct sl_req *req)
+{
+	uint64_t unpadded = req->head_len + req->body_len;
+	int err = batch_iov_push(b, req->head, req->head_len);
+
+	for (unsigned i = 0; !err && i < req->body_iovcnt; i++)
+		err = batch_iov_push(b, req->body[i].iov_base, req->body[i].iov_len);
+	if (!err)
+		err = batch_iov_push(b, zero_pad, req->rec_len - unpadded);
+	return err;
+}
+
+/* Take pending records that fit in the active segment into the batch. */
+static int batch_gather(struct sl_spool *sp)
+{
+	struct sl_batch *b = &sp->batch;
+	struct sl_segment *seg = sp->active;
+	uint64_t off = seg->end + (seg->has_header ? 0 : SEG_HEADER_LEN);
+	int err;
+
+	while (sp->pending_head && b->count < sp->cfg.max_batch_records) {
+		struct sl_req *req = sp->pending_head;
+
+		if (off + req->rec_len > sp->cfg.segment_size)
+			break;
+		err = batch_add_record(b, req);
+		if (err)
+			return err;
+		if (req->kind != SL_REQ_APPEND) {
+			struct sl_spool_msg *msg = sl_index_find(&sp->index, req->id);
+
+			if (msg && msg->first_seg < seg->min_ref)
+				seg->min_ref = msg->first_seg;
+		}
+		req->offset = off;
+		off += req->rec_len;
+		sp->pending_head = req->next;
+		if (sp->pending_head == NULL)
+			sp->pending_tail = NULL;
+		sp->pending--;
+		req->next = NULL;
+		if (b->tail)
+			b->tail->next = req;
+		else
+			b->head = req;
+		b->tail = req;
+		b->count++;
+	}
+	b->len = off - b->start;
+	return 0;
+}
+
+/* Start a new segment when the next record does not fit the active one. */
+static int batch_pick_segment(struct sl_spool *sp)
+{
+	struct sl_segment *seg = sp->active;
+
+	if (seg->end + (seg->has_header ? 0 : SEG_HEADER_LEN) +
+	    sp->pending_head->rec_len <= sp->cfg.segment_size)
+		return 0;
+	seg = seg_create(sp, sp->active->seq + 1);
+	if (seg == NULL)
+		return -EIO;
+	sp->active = seg;
+	sp->reclaim_due = true;
+	return 0;
+}
+
+static int batch_submit_writes(struct sl_spool *sp)
+{
+	struct sl_batch *b = &sp->batch;
+	uint64_t off = b->start;
+	int rw_flags = sp->cfg.flush_mode == SL_SPOOL_FLUSH_RWF_DSYNC ? RWF_DSYNC : 0;
+
+	for (unsigned i = 0; i < b->iov_len; ) {
+		unsigned n = b->iov_len - i > IOV_MAX ? IOV_MAX : b->iov_len - i;
+		struct io_uring_sqe *sqe = sl_get_sqe(sp);
+		uint64_t bytes = 0;
+
+		if (sqe == NULL)
+			return -EBUSY;
+		for (unsigned k = 0; k < n; k++)
+			bytes += b->iov[i + k].iov_len;
+		io_uring_prep_writev2(sqe, b->seg->fd, &b->iov[i], n, off, rw_flags);
+		io_uring_sqe_set_data(sqe, b);
+		b->inflight++;
+		off += bytes;
+		i += n;
+	}
+	return 0;
+}
+
+static int batch_submit_flushes(struct sl_spool *sp)
+{
+	struct sl_batch *b = &sp->batch;
+	struct io_uring_sqe *sqe;
+
+	if (sp->cfg.flush_mode == SL_SPOOL_FLUSH_FDATASYNC) {
+		sqe = sl_get_sqe(sp);
+		if (sqe == NULL)
+			return -EBUSY;
+		io_uring_prep_fsync(sqe, b->seg->fd, IORING_FSYNC_DATASYNC);
+		sqe->flags |= IOSQE_IO_DRAIN;
+		io_uring_sqe_set_data(sqe, b);
+		b->inflight++;
+	}
+	if (b->with_header) {
+		sqe = sl_get_sqe(sp);
+		if (sqe == NULL)
+			return -EBUSY;
+		io_uring_prep_fsync(sqe, sp->dir_fd, 0);
+		sqe->flags |= IOSQE_IO_DRAIN;
+		io_uring_sqe_set_data(sqe, b);
+		b->inflight++;
+	}
+	return 0;
+}
+
+static void batch_finish(struct sl_spool *sp);
+
+/* Move every pending record into the batch, so that a batch that failed
+ * before writing reports the error to them instead of retrying forever. */
+static void batch_take_all(struct sl_spool *sp)
+{
+	struct sl_batch *b = &sp->batch;
+
+	b->head = sp->pending_head;
+	b->tail = sp->pending_tail;
+	b->count = sp->pending;
+	b->len = 0;
+	sp->pending_head = sp->pending_tail = NULL;
+	sp->pending = 0;
+}
+
+/* Form and submit the next batch from the pending records. */
+static void batch_start(struct sl_spool *sp)
+{
+	struct sl_batch *b = &sp->batch;
+	int err;
+
+	b->head = b->tail = NULL;
+	b->count = 0;
+	b->iov_len = 0;
+	b->written = 0;
+	b->inflight = 0;
+	b->err = 0;
+	b->active = true;
+	err = batch_pick_segment(sp);
+	b->seg = sp->active;
+	b->start = b->seg->end;
+	b->with_header = !b->seg->has_header;
+	if (!err && b->with_header) {
+		struct sl_rec_segment hdr = {
+			SL_SPOOL_FORMAT_VERSION, sp->shard, b->seg->seq,
+			((uint64_t)sp->shard << SL_ID_SHARD_SHIFT) | sp->next_id,
+			(int64_t)time(NULL),
+		};
+
+		sl_rec_encode_segment(b->header_rec, &hdr);
+		err = batch_iov_push(b, b->header_rec, sizeof(b->header_rec));
+	}
+	if (!err)
+		err = batch_gather(sp);
+	if (!err && b->count == 0) {
+		/* A record larger than a fresh segment: cannot happen because
+		 * sl_spool_append() checks the size, so fail loudly. */
+		err = -EIO;
+	}
+	if (!err && sp->inject_error) {
+		err = sp->inject_error;
+		sp->inject_error = 0;
+	}
+	if (!err)
+		err = batch_submit_writes(sp);
+	if (!err)
+		err = batch_submit_flushes(sp);
+	if (err) {
+		b->err = err;
+		if (b->count == 0)
+			batch_take_all(sp);
+		if (b->inflight == 0)
+			batch_finish(sp);
+	}
+}
+
+/* NOTE: ftruncate runs on the owner thread; it happens only after a failed
+ * batch, and removes the failed records so that recovery cannot find
+ * records whose callers were told they failed. */
+static void batch_cut(struct sl_spool *sp, struct sl_batch *b)
+{
+	if (ftruncate(b->seg->fd, (off_t)b->start) != 0 || fdatasync(b->seg->fd) != 0)
+		sl_err("spool shard=%u: cutting %s/%s to %llu bytes failed: %s",
+		       sp->shard, sp->dir, b->seg->name,
+		       (unsigned long long)b->start, strerror(errno));
+}
+
+static void req_complete(struct sl_spool *sp, struct sl_batch *b,
+			 struct sl_req *req, int err)
+{
+	struct sl_spool_msg *msg;
+
+	switch (req->kind) {
+	case SL_REQ_APPEND:
+		msg = req->msg;
+		req->msg = NULL;
+		if (err) {
+			sl_msg_free(msg);
+			break;
+		}
+		msg->seg = msg->first_seg = b->seg->seq;
+		msg->rec_off = (uint32_t)req->offset;
+		msg->rec_len = (uint32_t)req->rec_len;
+		msg->body_off = req->head_len;
+		msg->body_crc = req->body_crc;
+		if (sl_index_insert(&sp->index, msg) != 0) {
+			sl_msg_free(msg);
+			err = -ENOMEM;
+			break;
+		}
+		sl_msg_attach(sp, msg);
+		break;
+	case SL_REQ_STATE:
+		break;
+	case SL_REQ_REWRITE:
+		msg = sl_index_find(&sp->index, req->id);
+		if (msg == NULL)
+			break;
+		msg->rewriting = 0;
+		if (err || msg->seg != req->old_seg || msg->rec_off != req->old_off)
+			break;
+		sl_msg_detach(sp, msg);
+		msg->seg = b->seg->seq;
+		msg->rec_off = (uint32_t)req->offset;
+		msg->rec_len = (uint32_t)req->rec_len;
+		msg->body_off = req->head_len;
+		sl_msg_attach(sp, msg);
+		sp->st.messages_rewritten++;
+		sp->reclaim_due = true;
+		break;
+	}
+	if (req->done)
+		req->done(req->arg, req->id, err);
+	if (req->finalizes) {
+		msg = sl_index_find(&sp->index, req->id);
+		if (msg)
+			msg_finalize(sp, msg);
+	}
+}
+
+static void batch_finish(struct sl_spool *sp)
+{
+	struct sl_batch *b = &sp->batch;
+	struct sl_req *req, *next;
+	int err = b->err;
+
+	if (!err && b->written != b->len)
+		err = -ENOSPC;	/* a short write on a regular file means no space */
+	if (err) {
+		err = (err == -ENOMEM || err == -EBUSY) ? -EIO : write_error(err);
+		sl_err("spool shard=%u: group commit of %u records to %s/%s at offset %llu failed: %s",
+		       sp->shard, b->count, sp->dir, b->seg->name,
+		       (unsigned long long)b->start, strerror(-err));
+		batch_cut(sp, b);
+	} else {
+		b->seg->end = b->start + b->len;
+		b->seg->has_header = true;
+		sp->st.batches++;
+		sp->st.records += b->count;
+	}
+	b->active = false;
+	req = b->head;
+	b->head = b->tail = NULL;
+	for (; req; req = next) {
+		next = req->next;
+		req_complete(sp, b, req, err);
+		req_free(req);
+	}
+}
+
+static void batch_cqe(struct sl_spool *sp, int res)
+{
+	struct sl_batch *b = &sp->batch;
+
+	if (res < 0 && b->err == 0)
+		b->err = res;
+	else if (res > 0)
+		b->written += (uint64_t)res;
+	if (--b->inflight == 0)
+		batch_finish(sp);
+}
+
+/* ---- reads ---- */
+
+size_t sl_spool_read_size(const struct sl_spool *sp, const struct sl_spool_message *msg)
+{
+	if (!sp->cfg.read_direct)
+		return msg->body_size;
+	return (size_t)msg->body_size + 2 * 4096;
+}
+
+int sl_start_read(struct sl_spool *sp, struct sl_read *rd, int fd, uint64_t off)
+{
+	struct io_uring_sqe *sqe = sl_get_sqe(sp);
+
+	if (sqe == NULL)
+		return -EBUSY;
+	io_uring_prep_read(sqe, fd, rd->buf, (unsigned)rd->need, off);
+	io_uring_sqe_set_data(sqe, rd);
+	rd->seg->refs++;
+	sp->reads++;
+	return 0;
+}
+
+/* NOTE: the O_DIRECT descriptor is opened on the owner thread at the
+ * first direct read of a segment. */
+static int direct_fd(struct sl_spool *sp, struct sl_segment *seg)
+{
+	if (seg->direct_fd < 0)
+		seg->direct_fd = openat(sp->dir_fd, seg->name, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	return seg->direct_fd < 0 ? -errno : seg->direct_fd;
+}
+
+int sl_spool_read(struct sl_spool *sp, uint64_t id, void *buf, size_t cap,
+		  sl_spool_read_fn *done, void *arg)
+{
+	struct sl_spool_msg *msg = sl_index_find(&sp->index, id);
+	struct sl_segment *seg;
+	struct sl_read *rd;
+	uint64_t off, start;
+	int fd, err;
+
+	if (msg == NULL)
+		return -ENOENT;
+	seg = sl_seg_find(sp, msg->seg);
+	if (seg == NULL || seg->fd < 0)
+		return -EIO;
+	if (cap < sl_spool_read_size(sp, &msg->pub))
+		return -ENOBUFS;
+	off = (uint64_t)msg->rec_off + msg->body_off;
+	start = off;
+	fd = seg->fd;
+	if (sp->cfg.read_direct) {
+		if ((uintptr_t)buf % 4096 != 0)
+			return -EINVAL;
+		fd = direct_fd(sp, seg);
+		if (fd < 0)
+			return fd;
+		start = off & ~(uint64_t)4095;
+	}
+	rd = calloc(1, sizeof(*rd));
+	if (rd == NULL)
+		return -ENOMEM;
+	rd->op = SL_OP_READ;
+	rd->id = id;
+	rd->seg = seg;
+	rd->buf = buf;
+	rd->skip = (size_t)(off - start);
+	rd->len = msg->pub.body_size;
+	rd->need = rd->skip + rd->len;
+	if (sp->cfg.read_direct)
+		rd->need = (rd->need + 4095) & ~(size_t)4095;
+	rd->crc = msg->body_crc;
+	rd->done = done;
+	rd->arg = arg;
+	err = sl_start_read(sp, rd, fd, start);
+	if (err)
+		free(rd);
+	return err;
+}
+
+static void read_cqe(struct sl_spool *sp, struct sl_read *rd, int res)
+{
+	int err = 0;
+
+	rd->seg->refs--;
+	sp->reads--;
+	if (rd->rewrite) {
+		sl_rewrite_read_done(sp, rd, res < 0 || (size_t)res < rd->need ? -EIO : 0);
+		return;
+	}
+	if (res < 0)
+		err = -EIO;
+	else if ((size_t)res < rd->skip + rd->len)
+		err = -EIO;
+	else if (sl_crc32c(0, rd->buf + rd->skip, rd->len) != rd->crc)
+		err = -EBADMSG;
+	if (err)
+		sl_err("spool shard=%u: reading message %016llx from %s/%s failed: %s",
+		       sp->shard, (unsigned long long)rd->id, sp->dir, rd->seg->name,
+		       res < 0 ? strerror(-res) : err == -EBADMSG ? "checksum mismatch" : "short read");
+	rd->done(rd->arg, rd->id, err, err ? NULL : rd->buf + rd->skip, (size_t)rd->len);
+	free(rd);
+}
+
+/* ---- poll ---- */
+
+static int reap(struct sl_spool *sp)
+{
+	struct io_uring_cqe *cqe;
+	int n = 0;
+
+	while (io_uring_peek_cqe(&sp->ring, &cqe) == 0) {
+		uint8_t *op = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+
+		io_uring_cqe_seen(&sp->ring, cqe);
+		if (op == NULL)
+			continue;
+		switch (*op) {
+		case SL_OP_BATCH:
+			batch_cqe(sp, res);
+			break;
+		case SL_OP_READ:
+			read_cqe(sp, (struct sl_read *)op, res);
+			break;
+		case SL_OP_DELETE:
+			sl_reclaim_delete_done(sp, (struct sl_segment *)op, res);
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+int sl_spool_poll(struct sl_spool *sp)
+{
+	int n = reap(sp);
+
+	if (!sp->batch.active && sp->pending_head && !sp->closing)
+		batch_start(sp);
+	if ((sp->reclaim_due || sl_now_ns() - sp->rewrite_scan_ns >= SL_RECLAIM_PERIOD_NS) &&
+	    !sp->closing)
+		sl_reclaim(sp, REWRITES_PER_POLL, false);
+	if (io_uring_sq_ready(&sp->ring) > 0) {
+		int err = io_uring_submit(&sp->ring);
+
+		if (err < 0 && err != -EAGAIN && err != -EBUSY && err != -EINTR) {
+			sl_err("spool shard=%u: io_uring_submit failed: %s", sp->shard, strerror(-err));
+			return err;
+		}
+	}
+	return n;
+}
+
+bool sl_spool_busy(const struct sl_spool *sp)
+{
+	return sp->pending_head != NULL || sp->batch.active || sp->reads > 0 ||
+	       sp->deletes > 0 || io_uring_sq_ready(&sp->ring) > 0;
+}
+
+int sl_spool_event_fd(const struct sl_spool *sp)
+{
+	return sp->event_fd;
+}
+
+int sl_spool_wait(struct sl_spool *sp, int timeout_ms)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = timeout_ms / 1000,
+		.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
+	};
+	struct io_uring_cqe *cqe;
+	int err;
+
+	if (io_uring_sq_ready(&sp->ring) > 0)
+		io_uring_submit(&sp->ring);
+	err = io_uring_wait_cqe_timeout(&sp->ring, &cqe, &ts);
+	return err == -ETIME ? -ETIME : (err < 0 && err != -EINTR ? err : 0);
+}
+
+const struct sl_spool_message *sl_spool_find(const struct sl_spool *sp, uint64_t id)
+{
+	struct sl_spool_msg *msg = sl_index_find(&sp->index, id);
+
+	return msg && !msg->finalizing ? &msg->pub : NULL;
+}
+
+int sl_spool_foreach(const struct sl_spool *sp, sl_spool_visit_fn *visit, void *arg)
+{
+	for (size_t i = 0; i < sp->index.cap; i++) {
+		struct sl_spool_msg *msg = sp->index.slots[i];
+		int r;
+
+		if (msg == NULL || msg->finalizing)
+			continue;
+		r = visit(arg, &msg->pub);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+void sl_spool_stats(const struct sl_spool *sp, struct sl_spool_stats *st)
+{
+	*st = sp->st;
+	st->messages = sp->index.count;
+	st->index_bytes = sp->index_bytes + sp->index.cap * sizeof(*sp->index.slots);
+	st->segments = 0;
+	st->disk_bytes = 0;
+	for (size_t i = 0; i < sp->nsegs; i++) {
+		if (sp->segs[i]->state == SL_SEG_DELETED)
+			continue;
+		st->segments++;
+		st->disk_bytes += sp->segs[i]->end;
+	}
+}
+
+const char *sl_spool_smtp_reply(int err)
+{
+	switch (err) {
+	case 0:
+		return "250 2.0.0 Ok";
+	case -ENOSPC:
+	case -EDQUOT:
+		return "452 4.3.1 Insufficient system storage";
+	default:
+		return "451 4.3.0 Temporary spool failure, try again later";
+	}
+}
+
+const char *sl_spool_crc_impl(void)
+{
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul"))
+		return "isa-l crc32_iscsi, SSE4.2 crc32 + PCLMULQDQ";
+	return "isa-l crc32_iscsi, table-driven base code";
+#elif defined(__aarch64__)
+	return "isa-l crc32_iscsi, ARMv8 CRC32C instructions";
+#else
+	return "isa-l crc32_iscsi, table-driven base code";
+#endif
+}
+
+void sl_spool_inject_error(struct sl_spool *sp, int err)
+{
+	sp->inject_error = err;
+}
+
+/* ---- open and close ---- */
+
+static int check_config(const struct sl_spool_config *cfg)
+{
+	if (cfg->paths == NULL || cfg->path_count == 0) {
+		sl_err("spool: no spool path configured");
+		return -EINVAL;
+	}
+	if (cfg->segment_size < MIN_SEGMENT_SIZE || cfg->segment_size > MAX_SEGMENT_SIZE) {
+		sl_err("spool: segment size %llu is invalid: expected %u to %llu bytes",
+		       (unsigned long long)cfg->segment_size, MIN_SEGMENT_SIZE,
+		       (unsigned long long)MAX_SEGMENT_SIZE);
+		return -EINVAL;
+	}
+	if (cfg->free_floor_percent > 99 || cfg->rewrite_live_percent > 100 ||
+	    cfg->flush_mode > SL_SPOOL_FLUSH_O_DSYNC || cfg->max_batch_records == 0) {
+		sl_err("spool: invalid free-space floor, rewrite threshold, flush mode or batch size");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_dir(struct sl_spool *sp)
+{
+	const char *base = sp->cfg.paths[sp->shard % sp->cfg.path_count];
+
+	if (asprintf(&sp->dir, "%s/shard-%03u", base, sp->shard) < 0) {
+		sp->dir = NULL;
+		return -ENOMEM;
+	}
+	if (mkdir(base, 0700) != 0 && errno != EEXIST) {
+		sl_err("spool: mkdir(%s) failed: %s", base, strerror(errno));
+		return -errno;
+	}
+	if (mkdir(sp->dir, 0700) != 0 && errno != EEXIST) {
+		sl_err("spool: mkdir(%s) failed: %s", sp->dir, strerror(errno));
+		return -errno;
+	}
+	sp->dir_fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sp->dir_fd < 0) {
+		sl_err("spool: open(%s) failed: %s", sp->dir, strerror(errno));
+		return -errno;
+	}
+	if (flock(sp->dir_fd, LOCK_EX | LOCK_NB) != 0) {
+		int err = -errno;
+
+		sl_err("spool: %s is in use by another process: flock failed: %s",
+		       sp->dir, strerror(errno));
+		return err == -EWOULDBLOCK ? -EBUSY : err;
+	}
+	return 0;
+}
+
+/* Create the segment this run appends to, durable before open returns. */
+static int start_segment(struct sl_spool *sp)
+{
+	uint32_t seq = sp->nsegs ? sp->segs[sp->nsegs - 1]->seq + 1 : 1;
+	struct sl_rec_segment hdr = {
+		SL_SPOOL_FORMAT_VERSION, sp->shard, seq,
+		((uint64_t)sp->shard << SL_ID_SHARD_SHIFT) | sp->next_id, (int64_t)time(NULL),
+	};
+	uint8_t buf[SEG_HEADER_LEN];
+	struct sl_segment *seg = seg_create(sp, seq);
+
+	if (seg == NULL)
+		return -EIO;
+	sl_rec_encode_segment(buf, &hdr);
+	if (pwrite(seg->fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
+	    fdatasync(seg->fd) != 0 || fsync(sp->dir_fd) != 0) {
+		int err = errno == ENOSPC ? -ENOSPC : -EIO;
+
+		sl_err("spool shard=%u: writing segment header of %s/%s failed: %s",
+		       sp->shard, sp->dir, seg->name, strerror(errno));
+		return err;
+	}
+	seg->end = sizeof(buf);
+	seg->has_header = true;
+	sp->active = seg;
+	return 0;
+}
+
+static int open_ring(struct sl_spool *sp)
+{
+	int err = io_uring_queue_init(sp->cfg.ring_entries ? sp->cfg.ring_entries : 256,
+				      &sp->ring, 0);
+
+	if (err < 0) {
+		sl_err("spool shard=%u: io_uring_queue_init failed: %s", sp->shard, strerror(-err));
+		return err;
+	}
+	sp->ring_ok = true;
+	sp->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (sp->event_fd < 0)
+		return -errno;
+	err = io_uring_register_eventfd(&sp->ring, sp->event_fd);
+	if (err < 0)
+		sl_err("spool shard=%u: io_uring_register_eventfd failed: %s", sp->shard,
+		       strerror(-err));
+	return err;
+}
+
+int sl_spool_open(const struct sl_spool_config *cfg, unsigned shard_index,
+		  struct sl_spool **out)
+{
+	struct sl_spool *sp;
+	int err;
+
+	*out = NULL;
+	err = check_config(cfg);
+	if (err)
+		return err;
+	if (shard_index >= (1u << 16))
+		return -EINVAL;
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return -ENOMEM;
+	sp->cfg = *cfg;
+	sp->shard = shard_index;
+	sp->dir_fd = sp->event_fd = -1;
+	sp->batch.op = SL_OP_BATCH;
+	sp->next_id = 1;
+
+	err = sl_index_init(&sp->index);
+	if (!err)
+		err = open_dir(sp);
+	if (!err)
+		err = sl_recover(sp);
+	if (!err)
+		err = start_segment(sp);
+	if (!err)
+		err = open_ring(sp);
+	if (err) {
+		sl_spool_close(sp);
+		return err;
+	}
+	space_refresh(sp);
+	sl_info("spool shard=%u opened: dir=%s segments=%zu messages=%zu truncated_bytes=%llu",
+		sp->shard, sp->dir, sp->nsegs, sp->index.count,
+		(unsigned long long)sp->st.truncated_bytes);
+	*out = sp;
+	return 0;
+}
+
+void sl_spool_close(struct sl_spool *sp)
+{
+	struct sl_req *req, *next;
+
+	if (sp == NULL)
+		return;
+	sp->closing = true;
+	while (sp->ring_ok && (sp->batch.active || sp->reads > 0 || sp->deletes > 0)) {
+		sl_spool_wait(sp, 1000);
+		reap(sp);
+	}
+	for (req = sp->pending_head; req; req = next) {
+		next = req->next;
+		if (req->kind == SL_REQ_APPEND) {
+			sl_msg_free(req->msg);
+			req->msg = NULL;
+		}
+		if (req->done)
+			req->done(req->arg, req->id, -ECANCELED);
+		req_free(req);
+	}
+	sp->pending_head = sp->pending_tail = NULL;
+	if (sp->ring_ok)
+		io_uring_queue_exit(&sp->ring);
+	if (sp->event_fd >= 0)
+		close(sp->event_fd);
+	for (size_t i = 0; i < sp->nsegs; i++) {
+		sl_seg_close_fds(sp->segs[i]);
+		free(sp->segs[i]);
+	}
+	free(sp->segs);
+	free(sp->batch.iov);
+	sl_index_free(&sp->index);
+	if (sp->dir_fd >= 0)
+		close(sp->dir_fd);
+	free(sp->dir);
+	free(sp);
+}
