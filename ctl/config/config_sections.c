@@ -1,0 +1,17 @@
+/*
+ * ctl/config/config_sections.c - the table of configuration sections.
+ *
+ * A module adds its section as ctl/config/config_NAME.c with a
+ * "const struct sl_config_section sl_config_section_NAME" and one line in
+ * each list below.
+ */
+#include "ctl/config/config.h"
+
+extern const struct sl_config_section sl_config_section_sluiced;
+extern const struct sl_config_section sl_config_section_smtp;
+
+const struct sl_config_section *const sl_config_sections[] = {
+	&sl_config_section_sluiced,
+	&sl_config_section_smtp,
+	NULL,
+};
