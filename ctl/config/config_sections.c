@@ -9,9 +9,11 @@
 
 extern const struct sl_config_section sl_config_section_sluiced;
 extern const struct sl_config_section sl_config_section_smtp;
+extern const struct sl_config_section sl_config_section_spool;
 
 const struct sl_config_section *const sl_config_sections[] = {
 	&sl_config_section_sluiced,
 	&sl_config_section_smtp,
+	&sl_config_section_spool,
 	NULL,
 };
