@@ -14,4 +14,4 @@ DATAPLANE_LDLIBS := -luring -lfyaml -lssl -lcrypto -lpthread
 
 $(eval $(call add_library,sluice_dataplane,$(DATAPLANE_LIB_SRCS)))
 $(eval $(call add_program,sluiced,dataplane/main.c,sluice_dataplane sluice_config sluice_common,$(DATAPLANE_LDLIBS) $(DATAPLANE_ALLOC_LIBS)))
-#$(eval $(call add_unit_test,test_smtp_parse,tests/unit/test_smtp_parse.c,sluice_dataplane sluice_config sluice_common,$(DATAPLANE_LDLIBS)))
+$(eval $(call add_unit_test,test_smtp_parse,tests/unit/test_smtp_parse.c,sluice_dataplane sluice_config sluice_common,$(DATAPLANE_LDLIBS)))

@@ -241,8 +241,9 @@ void smtp_process(struct session *s)
 {
 	size_t pos = 0;
 
-	while (!s->closing && !s->closed && s->state != ST_COMMIT && pos < s->in.len &&
-	       !s->tls_handshake && s->out[s->fill].len < MAX_PENDING_OUTPUT) {
+	while (!s->closing && !s->closed && s->state != ST_COMMIT && !s->tls_handshake &&
+	       s->out[s->fill].len < MAX_PENDING_OUTPUT &&
+	       (pos < s->in.len || (s->state == ST_CHUNK && s->chunk_left == 0))) {
 		if (s->state == ST_DATA || s->state == ST_CHUNK) {
 			take_content(s, &pos);
 			continue;
