@@ -55,6 +55,12 @@ int sl_hlist_parse(struct sl_hlist *h, const uint8_t *hdr, size_t len,
 void sl_hlist_free(struct sl_hlist *h);
 int sl_hname_eq(const struct sl_hfield *f, const char *name, size_t len);
 
+/* sign.c: sign a caller-built field with an empty b= value (test vectors). */
+int sl_dkim_sign_field(const struct sl_dkim_key *key, enum sl_dkim_canon hc,
+		       const char *hlist, const void *headers, size_t hlen,
+		       const char *field, size_t flen, char *b64, size_t cap,
+		       struct sl_dkim_err *err);
+
 /* Growable byte buffer appending helpers for struct sl_dkim_out. */
 int sl_out_reserve(struct sl_dkim_out *o, size_t more);
 int sl_out_put(struct sl_dkim_out *o, const void *p, size_t n);

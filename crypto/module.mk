@@ -4,3 +4,8 @@
 CRYPTO_SRCS := crypto/err.c crypto/canon.c crypto/b64.c crypto/message.c \
 	crypto/body.c crypto/key.c crypto/sign.c crypto/verify.c
 $(eval $(call add_library,sluice_crypto,$(CRYPTO_SRCS)))
+
+DKIM_TEST_LIBS := sluice_crypto sluice_common
+$(eval $(call add_unit_test,test_dkim_canon,tests/unit/test_dkim_canon.c,$(DKIM_TEST_LIBS),-lcrypto))
+$(eval $(call add_unit_test,test_dkim_vectors,tests/unit/test_dkim_vectors.c,$(DKIM_TEST_LIBS),-lcrypto))
+$(eval $(call add_unit_test,test_dkim_sign,tests/unit/test_dkim_sign.c,$(DKIM_TEST_LIBS),-lcrypto))
