@@ -126,7 +126,7 @@ static int key_wrap(EVP_PKEY *pkey, struct sl_dkim_key **out, struct sl_dkim_err
 					      SL_DKIM_RSA_MAX_BITS);
 		}
 	} else if (id != EVP_PKEY_ED25519) {
-		const char *name = OBJ_nid2sn(id);
+		const char *name = EVP_PKEY_get0_type_name(pkey);
 
 		EVP_PKEY_free(pkey);
 		return sl_crypto_fail(err, -ENOTSUP,

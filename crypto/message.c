@@ -53,27 +53,26 @@ size_t sl_dkim_header_end(const uint8_t *msg, size_t len, size_t *body)
 	return len;
 }
 
-/* Check one header line (not a continuation) for a well-formed name. */
+/* Check one header line (not a continuation) for a colon and a valid name. */
 static int check_header_line(const uint8_t *p, const uint8_t *eol, size_t line,
 			     struct sl_dkim_err *err)
 {
+	const uint8_t *colon = memchr(p, ':', (size_t)(eol - p));
 	const uint8_t *q = p;
 
-	while (q < eol && *q > ' ' && *q < 127 && *q != ':')
-		q++;
-	if (q == p)
-		return sl_crypto_fail(err, -EINVAL,
-				      "line %zu: header field name is empty or starts "
-				      "with an invalid character", line);
-	while (q < eol && (*q == ' ' || *q == '\t'))
-		q++;
-	if (q == eol)
+	if (!colon)
 		return sl_crypto_fail(err, -EINVAL,
 				      "line %zu: header line has no colon", line);
-	if (*q != ':')
+	if (colon == p)
 		return sl_crypto_fail(err, -EINVAL,
-				      "line %zu: invalid character in header field name",
-				      line);
+				      "line %zu: header field name is empty", line);
+	while (q < colon && *q > ' ' && *q < 127)
+		q++;
+	while (q < colon && (*q == ' ' || *q == '\t'))
+		q++;
+	if (q != colon)
+		return sl_crypto_fail(err, -EINVAL,
+				      "line %zu: invalid character in header field name", line);
 	return 0;
 }
 

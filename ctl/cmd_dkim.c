@@ -531,7 +531,7 @@ static int cmd_keygen(int argc, char **argv)
 	struct sl_dkim_key *key = NULL;
 	enum sl_dkim_keytype type;
 	char path[4096], record[4096];
-	int c, bits = 2048, n;
+	int c, bits = 2048, n, rc;
 	uint32_t v;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -589,11 +589,15 @@ static int cmd_keygen(int argc, char **argv)
 		fprintf(stderr, "sluicectl dkim keygen: %s\n", err.msg);
 		return SL_CTL_EXIT_USAGE;
 	}
-	if (sl_dkim_key_write_pem(key, path, &err) < 0 ||
-	    sl_dkim_key_dns_record(key, record, sizeof(record), &err) < 0) {
+	rc = sl_dkim_key_write_pem(key, path, &err);
+	if (rc == 0)
+		rc = sl_dkim_key_dns_record(key, record, sizeof(record), &err);
+	if (rc < 0) {
 		fprintf(stderr, "sluicectl dkim keygen: %s\n", err.msg);
 		sl_dkim_key_free(key);
-		return SL_CTL_EXIT_FAIL;
+		/* An existing file or a bad --out folder is an input error. */
+		return rc == -EEXIST || rc == -ENOENT || rc == -EACCES || rc == -ENOTDIR
+			       ? SL_CTL_EXIT_USAGE : SL_CTL_EXIT_FAIL;
 	}
 	printf("%s._domainkey.%s %s\n", selector, domain, record);
 	fprintf(stderr, "sluicectl dkim keygen: wrote %s\n", path);
