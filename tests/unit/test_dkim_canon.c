@@ -297,7 +297,7 @@ static void split_independence_table(void **state)
 static struct canon_out reference_body(enum sl_dkim_canon mode, const uint8_t *in,
 				       size_t len)
 {
-	uint8_t *norm = malloc(2 * len + 1), *out = malloc(2 * len + 4);
+	uint8_t *norm = malloc(2 * len + 4), *out = malloc(2 * len + 4);
 	size_t n = 0, i, o = 0, start, last_content = 0;
 	struct canon_out r;
 
