@@ -201,6 +201,15 @@ static int check_header(struct sl_spool *sp, const char *name, const uint8_t *ma
 	return 0;
 }
 
+/* The CRCs do not cover the padding, so check that it is still zero. */
+static bool padding_zero(const uint8_t *rec, uint64_t used, uint64_t rec_len)
+{
+	for (uint64_t i = used; i < rec_len; i++)
+		if (rec[i] != 0)
+			return false;
+	return true;
+}
+
 /* Find the end of the valid records, replaying them. Returns the offset
  * of the first invalid record (size when all are valid) and its reason. */
 static uint64_t scan(struct sl_spool *sp, struct sl_segment *seg, const uint8_t *map,
@@ -222,6 +231,11 @@ static uint64_t scan(struct sl_spool *sp, struct sl_segment *seg, const uint8_t 
 		rec_len = sl_align8(SL_REC_HEADER_SIZE + (uint64_t)h.meta_len + h.body_len);
 		if (pos + rec_len > size || rec_len > UINT32_MAX) {
 			*why = "record runs past the end of the file";
+			return pos;
+		}
+		if (!padding_zero(map + pos, SL_REC_HEADER_SIZE + (uint64_t)h.meta_len + h.body_len,
+				  rec_len)) {
+			*why = "padding is not zero";
 			return pos;
 		}
 		if (verify_bodies && h.body_len > 0 &&
@@ -247,6 +261,10 @@ static void cut_tail(struct sl_spool *sp, struct sl_segment *seg, uint64_t pos,
 		sl_err("spool shard=%u: ftruncate(%s/%s, %llu) failed: %s", sp->shard, sp->dir,
 		       seg->name, (unsigned long long)pos, strerror(errno));
 	sp->st.truncated_bytes += size - pos;
+
+	/* The cut bytes may hold records with ids above any seen, and those
+	 * ids may already be in logs, so skip as many ids as records fit. */
+	sp->next_id += (size - pos) / SL_REC_HEADER_SIZE + 1;
 }
 
 static void set_aside(struct sl_spool *sp, int fd, const char *name, uint64_t size)
@@ -328,6 +346,25 @@ static int recover_segment(struct sl_spool *sp, uint32_t seq, bool verify_bodies
 	return 0;
 }
 
+/* Remove empty segment files (made by an open that never appended) so
+ * that the last file left is the one a crash may have torn. */
+static size_t drop_empty(struct sl_spool *sp, uint32_t *seqs, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char name[16];
+		struct stat st;
+
+		snprintf(name, sizeof(name), "%08x.seg", seqs[i]);
+		if (fstatat(sp->dir_fd, name, &st, 0) == 0 && st.st_size == 0 &&
+		    unlinkat(sp->dir_fd, name, 0) == 0)
+			continue;
+		seqs[k++] = seqs[i];
+	}
+	return k;
+}
+
 int sl_recover(struct sl_spool *sp)
 {
 	uint32_t *seqs = NULL;
@@ -338,6 +375,7 @@ int sl_recover(struct sl_spool *sp)
 		sl_err("spool shard=%u: listing %s failed: %s", sp->shard, sp->dir, strerror(-err));
 		return err;
 	}
+	n = drop_empty(sp, seqs, n);
 	for (size_t i = 0; i < n && !err; i++)
 		err = recover_segment(sp, seqs[i], i + 2 >= n, i + 1 == n);
 	free(seqs);

@@ -115,6 +115,7 @@ struct sl_spool {
 	unsigned shard;
 	char *dir;
 	int dir_fd;
+	int lock_fd;		/* flock held while the shard is open */
 	int event_fd;
 	struct io_uring ring;
 	bool ring_ok;

@@ -971,40 +971,29 @@ static int open_dir(struct sl_spool *sp)
 		sl_err("spool: open(%s) failed: %s", sp->dir, strerror(errno));
 		return -errno;
 	}
-	if (flock(sp->dir_fd, LOCK_EX | LOCK_NB) != 0) {
+	/* The lock sits on its own file that never enters the ring: after a
+	 * crash, io_uring requests still draining hold the other files. */
+	sp->lock_fd = openat(sp->dir_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sp->lock_fd < 0 || flock(sp->lock_fd, LOCK_EX | LOCK_NB) != 0) {
 		int err = -errno;
 
-		sl_err("spool: %s is in use by another process: flock failed: %s",
-		       sp->dir, strerror(errno));
+		sl_err("spool: %s is in use by another process: flock(%s/lock) failed: %s",
+		       sp->dir, sp->dir, strerror(errno));
 		return err == -EWOULDBLOCK ? -EBUSY : err;
 	}
 	return 0;
 }
 
-/* Create the segment this run appends to, durable before open returns. */
+/* Create the segment this run appends to. Its header record goes out with
+ * the first batch, so that a full disk does not stop the shard from
+ * opening and delivering what it has. */
 static int start_segment(struct sl_spool *sp)
 {
 	uint32_t seq = sp->nsegs ? sp->segs[sp->nsegs - 1]->seq + 1 : 1;
-	struct sl_rec_segment hdr = {
-		SL_SPOOL_FORMAT_VERSION, sp->shard, seq,
-		((uint64_t)sp->shard << SL_ID_SHARD_SHIFT) | sp->next_id, (int64_t)time(NULL),
-	};
-	uint8_t buf[SEG_HEADER_LEN];
 	struct sl_segment *seg = seg_create(sp, seq);
 
 	if (seg == NULL)
 		return -EIO;
-	sl_rec_encode_segment(buf, &hdr);
-	if (pwrite(seg->fd, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf) ||
-	    fdatasync(seg->fd) != 0 || fsync(sp->dir_fd) != 0) {
-		int err = errno == ENOSPC ? -ENOSPC : -EIO;
-
-		sl_err("spool shard=%u: writing segment header of %s/%s failed: %s",
-		       sp->shard, sp->dir, seg->name, strerror(errno));
-		return err;
-	}
-	seg->end = sizeof(buf);
-	seg->has_header = true;
 	sp->active = seg;
 	return 0;
 }
@@ -1046,7 +1035,7 @@ int sl_spool_open(const struct sl_spool_config *cfg, unsigned shard_index,
 		return -ENOMEM;
 	sp->cfg = *cfg;
 	sp->shard = shard_index;
-	sp->dir_fd = sp->event_fd = -1;
+	sp->dir_fd = sp->event_fd = sp->lock_fd = -1;
 	sp->batch.op = SL_OP_BATCH;
 	sp->next_id = 1;
 
@@ -1106,6 +1095,8 @@ void sl_spool_close(struct sl_spool *sp)
 	sl_index_free(&sp->index);
 	if (sp->dir_fd >= 0)
 		close(sp->dir_fd);
+	if (sp->lock_fd >= 0)
+		close(sp->lock_fd);
 	free(sp->dir);
 	free(sp);
 }
