@@ -1,6 +1,9 @@
 # dataplane/: sluiced, the dataplane daemon (workers, kernel network
-# backend, SMTP server).
-DATAPLANE_LIB_SRCS := $(filter-out dataplane/main.c,$(wildcard dataplane/*.c))
+# backend, SMTP server), and sluice-spool-dump for tests.
+DATAPLANE_SRCS := dataplane/alloc.c dataplane/auth.c dataplane/bufring.c dataplane/pool.c \
+	dataplane/smtp_accept.c dataplane/smtp_commands.c dataplane/smtp_parse.c \
+	dataplane/smtp_server.c dataplane/store.c dataplane/tls.c dataplane/uring.c \
+	dataplane/worker.c
 
 # jemalloc replaces malloc; the sanitizer build keeps the system allocator.
 ifeq ($(SAN),1)
@@ -10,8 +13,10 @@ DATAPLANE_ALLOC_LIBS := -ljemalloc
 EXTRA_CFLAGS_dataplane_alloc := -DSL_WITH_JEMALLOC
 endif
 
-DATAPLANE_LDLIBS := -luring -lfyaml -lssl -lcrypto -lpthread
+DATAPLANE_LIBS := sluice_dataplane sluice_queue sluice_crypto sluice_config sluice_common
+DATAPLANE_LDLIBS := -luring -lisal -lfyaml -lssl -lcrypto -lpthread
 
-$(eval $(call add_library,sluice_dataplane,$(DATAPLANE_LIB_SRCS)))
-$(eval $(call add_program,sluiced,dataplane/main.c,sluice_dataplane sluice_config sluice_common,$(DATAPLANE_LDLIBS) $(DATAPLANE_ALLOC_LIBS)))
-$(eval $(call add_unit_test,test_smtp_parse,tests/unit/test_smtp_parse.c,sluice_dataplane sluice_config sluice_common,$(DATAPLANE_LDLIBS)))
+$(eval $(call add_library,sluice_dataplane,$(DATAPLANE_SRCS)))
+$(eval $(call add_program,sluiced,dataplane/main.c,$(DATAPLANE_LIBS),$(DATAPLANE_LDLIBS) $(DATAPLANE_ALLOC_LIBS)))
+$(eval $(call add_program,sluice-spool-dump,dataplane/spool_dump.c,sluice_queue sluice_config sluice_common,$(DATAPLANE_LDLIBS)))
+$(eval $(call add_unit_test,test_smtp_parse,tests/unit/test_smtp_parse.c,$(DATAPLANE_LIBS),$(DATAPLANE_LDLIBS)))

@@ -618,6 +618,7 @@ static void server_fini(struct sl_worker *w, void *state)
 	sl_pool_destroy(&srv->client_slots);
 	free(srv->clients);
 	free(srv->store_rcpts);
+	sl_dkim_body_free(&srv->hasher);
 	free(srv);
 }
 

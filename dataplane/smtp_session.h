@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "crypto/dkim.h"
 #include "dataplane/auth.h"
 #include "dataplane/buf.h"
 #include "dataplane/conn.h"
@@ -134,6 +135,7 @@ struct smtp_server {
 	unsigned nbuckets;
 	struct sl_pool client_slots;
 	struct sl_store_rcpt *store_rcpts;	/* max_recipients entries, for appends */
+	struct sl_dkim_body hasher;		/* reused for every message */
 };
 
 /* smtp_server.c */

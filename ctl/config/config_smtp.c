@@ -14,7 +14,7 @@ static const struct sl_config_key smtp_keys[] = {
 	KEY(listen, SL_CONFIG_ENDPOINT_LIST, 0, 0),
 	KEY(hostname, SL_CONFIG_STRING, 0, 0),
 	KEY(max_message_size, SL_CONFIG_SIZE, 1024, 1024ull * 1024 * 1024),
-	KEY(max_recipients, SL_CONFIG_UINT, 1, 100000),
+	KEY(max_recipients, SL_CONFIG_UINT, 1, 65535),
 	/* RFC 5321 4.5.3.1.4: a command line is at least 512 octets with CRLF. */
 	KEY(max_command_line, SL_CONFIG_SIZE, 512, 65536),
 	KEY(max_errors, SL_CONFIG_UINT, 1, 1000),
