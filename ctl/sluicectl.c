@@ -13,6 +13,12 @@
 
 static const struct sl_ctl_command commands[] = {
 	{ "dkim", sl_ctl_cmd_dkim, "sign, verify and make keys for DKIM, offline" },
+	{ "status", sl_ctl_cmd_status, "state of sluice-ctld, sluiced and the counters" },
+	{ "top", sl_ctl_cmd_top, "live per-worker rates and the largest queues" },
+	{ "queue", sl_ctl_cmd_queue, "queue summary; suspend, resume, bounce, retry a domain" },
+	{ "keys", sl_ctl_cmd_keys, "list, generate, import, rotate, retire keys; DNS records" },
+	{ "throttle", sl_ctl_cmd_throttle, "show the policy of a destination; set a rule" },
+	{ "config", sl_ctl_cmd_config, "reload the configuration file" },
 };
 
 static void usage(FILE *out)

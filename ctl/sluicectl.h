@@ -21,5 +21,12 @@ struct sl_ctl_command {
 };
 
 int sl_ctl_cmd_dkim(int argc, char **argv);
+/* Online commands: requests to sluice-ctld over the ctl socket. */
+int sl_ctl_cmd_status(int argc, char **argv);
+int sl_ctl_cmd_top(int argc, char **argv);
+int sl_ctl_cmd_queue(int argc, char **argv);
+int sl_ctl_cmd_keys(int argc, char **argv);
+int sl_ctl_cmd_throttle(int argc, char **argv);
+int sl_ctl_cmd_config(int argc, char **argv);
 
 #endif
