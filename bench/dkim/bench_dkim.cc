@@ -23,7 +23,7 @@
 // and Date over-signed, so that both hash the same header fields.
 //
 // libopendkim takes the private key as PEM text and parses it in every
-// dkim_sign call, as the opendkim filter does for every message; that
+// dkim_sign call, as the opendkim filter does for every message. That
 // cost is part of what it measures. Its "dual" case makes one handle per
 // signature, each hashing the message again, which is how libopendkim
 // makes two signatures.
@@ -132,7 +132,11 @@ const std::string &message(size_t kb)
 	static std::string m2 = make_message(2 * 1024);
 	static std::string m20 = make_message(20 * 1024);
 	static std::string m200 = make_message(200 * 1024);
-	return kb == 2 ? m2 : kb == 20 ? m20 : m200;
+	if (kb == 2)
+		return m2;
+	if (kb == 20)
+		return m20;
+	return m200;
 }
 
 std::vector<struct sl_dkim_signer> signers_for(Alg alg)
