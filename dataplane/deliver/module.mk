@@ -3,10 +3,12 @@
 # this file lives one folder deeper so it never collides with
 # dataplane/module.mk.
 DELIVER_SRCS := dataplane/smtp_client.c dataplane/dns.c dataplane/route.c \
-	dataplane/acct.c dataplane/dsn.c dataplane/sched.c
+	dataplane/acct.c dataplane/dsn.c dataplane/sched.c \
+	dataplane/deliver_sign.c
 
 $(eval $(call add_library,sluice_deliver,$(DELIVER_SRCS)))
 $(eval $(call add_unit_test,test_smtp_client,tests/unit/test_smtp_client.c,sluice_deliver sluice_common,))
 $(eval $(call add_unit_test,test_deliver_dns,tests/unit/test_deliver_dns.c,sluice_deliver sluice_common,-lcares -lpthread))
 $(eval $(call add_unit_test,test_deliver_parts,tests/unit/test_deliver_parts.c,sluice_deliver sluice_common,-lpthread))
 $(eval $(call add_unit_test,test_deliver_sched,tests/unit/test_deliver_sched.c,sluice_deliver sluice_common,))
+$(eval $(call add_unit_test,test_deliver_sign,tests/unit/test_deliver_sign.c,sluice_deliver sluice_crypto sluice_common,-lcrypto))
