@@ -443,6 +443,8 @@ static void fail_unsent(struct sl_smtpc *c, int code, const char *enhanced,
 		t->rcpt_reply[i] = t->data_reply;
 	finish_txn(c);
 	c->txn = NULL;
+	if (c->cb.ready)
+		c->cb.ready(c->ctx);
 }
 
 int sl_smtpc_submit(struct sl_smtpc *c, struct sl_smtpc_txn *t, uint64_t now_ms)
