@@ -1,6 +1,7 @@
 /*
  * dataplane/tls.c - see tls.h for the contract.
  */
+#include <arpa/inet.h>
 #include "dataplane/tls.h"
 
 #include <errno.h>
@@ -57,6 +58,23 @@ fail:
 	return NULL;
 }
 
+struct sl_tls_ctx *sl_tls_client_ctx(char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	char why[256];
+
+	if (!ctx) {
+		snprintf(err, errlen, "SSL_CTX_new failed: %s", sl_tls_error(why, sizeof(why)));
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* Opportunistic: an unverified certificate still beats plaintext. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	return (struct sl_tls_ctx *)ctx;
+}
+
 void sl_tls_ctx_free(struct sl_tls_ctx *ctx)
 {
 	SSL_CTX_free((SSL_CTX *)ctx);
@@ -82,6 +100,21 @@ struct sl_tls *sl_tls_new(struct sl_tls_ctx *ctx)
 	BIO_set_mem_eof_return(tls->rbio, -1);
 	SSL_set_bio(tls->ssl, tls->rbio, tls->wbio);
 	SSL_set_accept_state(tls->ssl);
+	return tls;
+}
+
+struct sl_tls *sl_tls_new_client(struct sl_tls_ctx *ctx, const char *server_name)
+{
+	struct sl_tls *tls = sl_tls_new(ctx);
+	struct in6_addr ip;
+
+	if (!tls)
+		return NULL;
+	SSL_set_connect_state(tls->ssl);
+	/* SNI carries host names only, never address literals (RFC 6066). */
+	if (server_name && inet_pton(AF_INET, server_name, &ip) != 1 &&
+	    inet_pton(AF_INET6, server_name, &ip) != 1)
+		SSL_set_tlsext_host_name(tls->ssl, server_name);
 	return tls;
 }
 

@@ -29,9 +29,14 @@ struct sl_tls;
 /* Load a certificate chain and key (PEM); err gets the reason on failure. */
 struct sl_tls_ctx *sl_tls_server_ctx(const char *cert_file, const char *key_file, char *err,
 				     size_t errlen);
+/* A client context for outbound STARTTLS: TLS 1.2 and later, no
+ * certificate verification (opportunistic TLS, RFC 7435). */
+struct sl_tls_ctx *sl_tls_client_ctx(char *err, size_t errlen);
 void sl_tls_ctx_free(struct sl_tls_ctx *ctx);
 
 struct sl_tls *sl_tls_new(struct sl_tls_ctx *ctx);
+/* A client session; server_name goes in SNI when it is a host name. */
+struct sl_tls *sl_tls_new_client(struct sl_tls_ctx *ctx, const char *server_name);
 void sl_tls_free(struct sl_tls *tls);
 
 int sl_tls_feed(struct sl_tls *tls, const uint8_t *data, size_t len);
