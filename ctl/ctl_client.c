@@ -157,17 +157,17 @@ int sl_ctl_call(const struct sl_ctl_opts *opts, const char *command, json_t *arg
 	while (off < len) {
 		ssize_t n = send(ctl_fd, text + off, len - off, MSG_NOSIGNAL);
 
-		if (n <= 0) {
-			fprintf(stderr, "sluicectl: sending %s failed: %s\n", command, strerror(errno));
-			free(text);
-			return 1;
-		}
+		if (n <= 0)
+			break;
 		off += (size_t)n;
 	}
 	free(text);
+	/* After a failed send, sluice-ctld may still have sent a reason
+	 * (a rejected peer gets one error response before the close). */
 	resp = read_response();
 	if (!resp) {
-		fprintf(stderr, "sluicectl: no valid response to %s from sluice-ctld\n", command);
+		fprintf(stderr, "sluicectl: %s to sluice-ctld failed: %s\n", command,
+			off < len ? "connection closed while sending" : "no valid response");
 		return 1;
 	}
 	if (json_is_true(json_object_get(resp, "ok"))) {
