@@ -26,7 +26,7 @@ int sl_dkim_body_init(struct sl_dkim_body *b, unsigned mask, struct sl_dkim_err 
 			continue;
 		if (!b->md[i] && !(b->md[i] = EVP_MD_CTX_new()))
 			return sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "body hash");
-		rc = sl_crypto_ossl_check(EVP_DigestInit_ex(b->md[i], EVP_sha256(), NULL),
+		rc = sl_crypto_ossl_check(EVP_DigestInit_ex(b->md[i], sl_crypto_sha256(), NULL),
 					  err, "EVP_DigestInit_ex");
 		if (rc)
 			return rc;

@@ -177,6 +177,54 @@ static inline const uint8_t *resume_cr(struct sl_canon_body *st, const uint8_t *
 	return *p == '\n' ? p + 1 : p;
 }
 
+/*
+ * Spans that are already canonical are copied in one piece. A span starts
+ * at a content byte and continues over content bytes and over CRLFs that
+ * are followed by more content in the same chunk (so the line end is
+ * certain to be written, and never trailing). The relaxed span also takes
+ * a single SP between two content bytes. Anything else ends the span and
+ * goes through the byte-level rules below.
+ */
+static inline const uint8_t *simple_span(const uint8_t *q, const uint8_t *end)
+{
+	while (q < end) {
+		if (body_class[*q] != 1) {
+			q++;
+			continue;
+		}
+		if (q[0] == '\r' && end - q > 2 && q[1] == '\n' && body_class[q[2]] != 1) {
+			q += 3;
+			continue;
+		}
+		break;
+	}
+	return q;
+}
+
+/* Precondition: *q is a content byte (class 0). */
+static inline const uint8_t *relaxed_span(const uint8_t *q, const uint8_t *end)
+{
+	q++;
+	while (q < end) {
+		uint8_t c = *q;
+
+		if (body_class[c] == 0) {
+			q++;
+			continue;
+		}
+		if (c == ' ' && end - q > 1 && body_class[q[1]] == 0) {
+			q += 2;
+			continue;
+		}
+		if (c == '\r' && end - q > 2 && q[1] == '\n' && body_class[q[2]] == 0) {
+			q += 3;
+			continue;
+		}
+		break;
+	}
+	return q;
+}
+
 void sl_canon_body_simple_scalar(struct sl_canon_body *st, struct sl_sink *out,
 				 const uint8_t *in, size_t len)
 {
@@ -187,8 +235,7 @@ void sl_canon_body_simple_scalar(struct sl_canon_body *st, struct sl_sink *out,
 		const uint8_t *q = p;
 		size_t used;
 
-		while (q < end && body_class[*q] != 1)
-			q++;
+		q = simple_span(q, end);
 		if (q > p) {
 			if (st->crlf) {
 				sl_sink_crlf(out, st->crlf);
@@ -218,8 +265,8 @@ void sl_canon_body_relaxed_scalar(struct sl_canon_body *st, struct sl_sink *out,
 		const uint8_t *q = p;
 		size_t used;
 
-		while (q < end && body_class[*q] == 0)
-			q++;
+		if (body_class[*q] == 0)
+			q = relaxed_span(q, end);
 		if (q > p) {
 			if (st->crlf) {
 				sl_sink_crlf(out, st->crlf);

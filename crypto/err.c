@@ -7,8 +7,12 @@
  * negative errno with a message in struct sl_dkim_err that names the call
  * and OpenSSL's first reason. They empty the queue, so a stale error never
  * shows up in a later message.
+ *
+ * sl_crypto_sha256 also lives here: the SHA-256 EVP_MD that every digest
+ * in crypto/ uses, fetched from the provider once.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,4 +80,24 @@ int sl_crypto_ossl_check(int ok, struct sl_dkim_err *err, const char *call)
 	if (err)
 		snprintf(err->msg, sizeof(err->msg), "%s() failed", call);
 	return ossl_drain(err);
+}
+
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+/*
+ * SHA-256 fetched once per process. EVP_sha256() makes OpenSSL 3 look the
+ * implementation up again at every EVP_DigestInit_ex (under a lock), which
+ * costs more than hashing a header block. Falls back to EVP_sha256() if
+ * the fetch failed, so the caller's own init reports the error.
+ */
+const EVP_MD *sl_crypto_sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md ? sha256_md : EVP_sha256();
 }

@@ -16,6 +16,7 @@ struct sl_dkim_key {
 	EVP_PKEY *pkey;
 	enum sl_dkim_keytype type;
 	int bits;
+	uint64_t id;           /* unique per loaded key, for per-thread caches */
 };
 
 /* err.c: fill err and return code; the OpenSSL variant reads its queue. */
@@ -29,6 +30,9 @@ int sl_crypto_ossl_fail(struct sl_dkim_err *err, const char *call, const char *f
  * -EPROTO (-ENOMEM when OpenSSL ran out of memory), naming the call in err.
  */
 int sl_crypto_ossl_check(int ok, struct sl_dkim_err *err, const char *call);
+
+/* err.c: the SHA-256 EVP_MD, fetched once per process. */
+const EVP_MD *sl_crypto_sha256(void);
 
 /* b64.c: base64 without line breaks. */
 size_t sl_b64_encode(char *out, const uint8_t *in, size_t len);

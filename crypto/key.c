@@ -29,6 +29,8 @@
 
 #define KEY_FILE_MAX (64 * 1024)
 
+static _Atomic uint64_t next_key_id = 1;
+
 /* PEM passphrase callback that never prompts. */
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
@@ -141,6 +143,7 @@ static int key_wrap(EVP_PKEY *pkey, struct sl_dkim_key **out, struct sl_dkim_err
 	key->pkey = pkey;
 	key->type = id == EVP_PKEY_RSA ? SL_DKIM_KEY_RSA : SL_DKIM_KEY_ED25519;
 	key->bits = bits;
+	key->id = next_key_id++;
 	*out = key;
 	return 0;
 }

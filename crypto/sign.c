@@ -18,8 +18,9 @@
  * removing the b= value is exactly the text that was signed, in both
  * header canonicalizations.
  *
- * Digest contexts are kept per thread and reused, so a steady stream of
- * signatures allocates only OpenSSL's per-signature objects.
+ * Digest and signing contexts are kept per thread and reused (see
+ * sign_cache below), so a steady stream of signatures with the same keys
+ * does no OpenSSL provider lookups and no allocation of its own.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -62,6 +63,8 @@ struct fold {
 
 static void fold_raw(struct fold *f, const char *s, size_t n)
 {
+	if (n == 0)
+		return;
 	if (f->len + n >= f->cap) {
 		f->overflow = 1;
 		return;
@@ -71,9 +74,16 @@ static void fold_raw(struct fold *f, const char *s, size_t n)
 	f->buf[f->len] = '\0';
 }
 
-/* Add an atom, after a space (sep) or joined, folding first if needed. */
-static void fold_atom(struct fold *f, const char *s, size_t n, int sep)
+/*
+ * Add an atom made of up to three pieces, after a space (sep) or joined
+ * to the previous one, folding first if the line would pass the width.
+ * Pieces are copied directly: this runs a dozen times per signature.
+ */
+static void fold_pieces(struct fold *f, const char *a, size_t an, const char *b, size_t bn,
+			const char *c, size_t cn, int sep)
 {
+	size_t n = an + bn + cn;
+
 	if (f->col + (sep ? 1 : 0) + n > SL_DKIM_FOLD_WIDTH && f->col > 1) {
 		fold_raw(f, "\r\n ", 3);
 		f->col = 1;
@@ -81,40 +91,34 @@ static void fold_atom(struct fold *f, const char *s, size_t n, int sep)
 		fold_raw(f, " ", 1);
 		f->col++;
 	}
-	fold_raw(f, s, n);
+	fold_raw(f, a, an);
+	fold_raw(f, b, bn);
+	fold_raw(f, c, cn);
 	f->col += n;
 }
 
+static void fold_atom(struct fold *f, const char *s, size_t n, int sep)
+{
+	fold_pieces(f, s, n, NULL, 0, NULL, 0, sep);
+}
+
+/* "tag=value;" as one atom; tag includes the '='. */
 static void fold_tag(struct fold *f, const char *tag, const char *value)
 {
-	char item[600];
-	int n = snprintf(item, sizeof(item), "%s=%s;", tag, value);
-
-	if (n < 0 || (size_t)n >= sizeof(item)) {
-		f->overflow = 1;
-		return;
-	}
-	fold_atom(f, item, (size_t)n, 1);
+	fold_pieces(f, tag, strlen(tag), value, strlen(value), ";", 1, 1);
 }
 
 /* h=name:name:...; with folds allowed after each colon. */
 static void fold_hlist(struct fold *f, const char *list)
 {
 	const char *p = list;
-	char item[300];
 	int first = 1;
 
 	while (*p) {
 		const char *c = strchr(p, ':');
 		size_t n = c ? (size_t)(c - p) : strlen(p);
-		int len = snprintf(item, sizeof(item), "%s%.*s%c", first ? "h=" : "", (int)n,
-				   p, c ? ':' : ';');
 
-		if (len < 0 || (size_t)len >= sizeof(item)) {
-			f->overflow = 1;
-			return;
-		}
-		fold_atom(f, item, (size_t)len, first);
+		fold_pieces(f, first ? "h=" : "", first ? 2 : 0, p, n, c ? ":" : ";", 1, first);
 		first = 0;
 		p = c ? c + 1 : p + n;
 	}
@@ -308,40 +312,108 @@ static int hash_fields(EVP_MD_CTX *md, const struct sl_hlist *h, const char *hv,
 
 /* ---- signature ---- */
 
-static int sign_digest(const struct sl_dkim_key *key, const uint8_t digest[32],
-		       uint8_t *sig, size_t *siglen, struct sl_dkim_err *err)
+/*
+ * Per-thread signing contexts, one per recently used key, so that a
+ * signature costs the private-key operation and not a provider lookup.
+ * An RSA entry is an EVP_PKEY_CTX ready for EVP_PKEY_sign (PKCS#1 v1.5,
+ * SHA-256 DigestInfo), which may be called again and again. An Ed25519
+ * entry is an EVP_MD_CTX after EVP_DigestSignInit_ex, copied before each
+ * one-shot EVP_DigestSign. Entries match on the key's unique id, so a
+ * freed key whose address is reused never hits a stale entry, and each
+ * context holds its own reference to the EVP_PKEY.
+ */
+#define SIGN_CACHE 4
+
+struct sign_cache {
+	uint64_t key_id;
+	EVP_PKEY_CTX *pctx;
+	EVP_MD_CTX *mctx;
+};
+
+static __thread struct sign_cache tl_sign[SIGN_CACHE];
+static __thread unsigned tl_sign_next;
+
+static void sign_cache_clear(struct sign_cache *c)
 {
-	EVP_PKEY_CTX *pc;
-	EVP_MD_CTX *m;
+	EVP_PKEY_CTX_free(c->pctx);
+	EVP_MD_CTX_free(c->mctx);
+	memset(c, 0, sizeof(*c));
+}
+
+static int sign_cache_fill(struct sign_cache *c, const struct sl_dkim_key *key,
+			   struct sl_dkim_err *err)
+{
 	int rc;
 
 	if (key->type == SL_DKIM_KEY_ED25519) {
-		m = md_get(&tl_edsign);
-		if (!m)
+		c->mctx = EVP_MD_CTX_new();
+		if (!c->mctx)
 			return sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "sign");
-		rc = sl_crypto_ossl_check(EVP_DigestSignInit_ex(m, NULL, NULL, NULL, NULL,
+		rc = sl_crypto_ossl_check(EVP_DigestSignInit_ex(c->mctx, NULL, NULL, NULL, NULL,
 								key->pkey, NULL),
 					  err, "EVP_DigestSignInit_ex");
+	} else {
+		c->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+		if (!c->pctx)
+			return sl_crypto_ossl_fail(err, "EVP_PKEY_CTX_new_from_pkey", "sign");
+		rc = sl_crypto_ossl_check(EVP_PKEY_sign_init(c->pctx), err, "EVP_PKEY_sign_init");
 		if (rc == 0)
-			rc = sl_crypto_ossl_check(EVP_DigestSign(m, sig, siglen, digest, 32),
-						  err, "EVP_DigestSign");
-		EVP_MD_CTX_reset(m);
+			rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_rsa_padding(c->pctx,
+									     RSA_PKCS1_PADDING) > 0,
+						  err, "EVP_PKEY_CTX_set_rsa_padding");
+		if (rc == 0)
+			rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_signature_md(c->pctx,
+									      sl_crypto_sha256()) > 0,
+						  err, "EVP_PKEY_CTX_set_signature_md");
+	}
+	if (rc) {
+		sign_cache_clear(c);
 		return rc;
 	}
-	pc = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
-	if (!pc)
-		return sl_crypto_ossl_fail(err, "EVP_PKEY_CTX_new_from_pkey", "sign");
-	rc = sl_crypto_ossl_check(EVP_PKEY_sign_init(pc), err, "EVP_PKEY_sign_init");
+	c->key_id = key->id;
+	return 0;
+}
+
+static int sign_cache_get(const struct sl_dkim_key *key, struct sign_cache **out,
+			  struct sl_dkim_err *err)
+{
+	struct sign_cache *c;
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < SIGN_CACHE; i++) {
+		if (tl_sign[i].key_id == key->id && (tl_sign[i].pctx || tl_sign[i].mctx)) {
+			*out = &tl_sign[i];
+			return 0;
+		}
+	}
+	c = &tl_sign[tl_sign_next++ % SIGN_CACHE];
+	sign_cache_clear(c);
+	rc = sign_cache_fill(c, key, err);
 	if (rc == 0)
-		rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) > 0,
-					  err, "EVP_PKEY_CTX_set_rsa_padding");
+		*out = c;
+	return rc;
+}
+
+static int sign_digest(const struct sl_dkim_key *key, const uint8_t digest[32],
+		       uint8_t *sig, size_t *siglen, struct sl_dkim_err *err)
+{
+	struct sign_cache *c;
+	EVP_MD_CTX *m;
+	int rc = sign_cache_get(key, &c, err);
+
+	if (rc)
+		return rc;
+	if (key->type == SL_DKIM_KEY_RSA)
+		return sl_crypto_ossl_check(EVP_PKEY_sign(c->pctx, sig, siglen, digest, 32) > 0,
+					    err, "EVP_PKEY_sign");
+	m = md_get(&tl_edsign);
+	if (!m)
+		return sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "sign");
+	rc = sl_crypto_ossl_check(EVP_MD_CTX_copy_ex(m, c->mctx), err, "EVP_MD_CTX_copy_ex");
 	if (rc == 0)
-		rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) > 0,
-					  err, "EVP_PKEY_CTX_set_signature_md");
-	if (rc == 0)
-		rc = sl_crypto_ossl_check(EVP_PKEY_sign(pc, sig, siglen, digest, 32) > 0, err,
-					  "EVP_PKEY_sign");
-	EVP_PKEY_CTX_free(pc);
+		rc = sl_crypto_ossl_check(EVP_DigestSign(m, sig, siglen, digest, 32), err,
+					  "EVP_DigestSign");
 	return rc;
 }
 
@@ -393,16 +465,31 @@ static int check_signer(const struct sl_dkim_signer *s, const struct sl_dkim_bod
 
 /* ---- one signature field ---- */
 
-static const char *canon_name(enum sl_dkim_canon c)
+/* c= values indexed by [header][body] canonicalization. */
+static const char *const canon_names[2][2] = {
+	{ "simple/simple", "simple/relaxed" },
+	{ "relaxed/simple", "relaxed/relaxed" },
+};
+
+/* Decimal text of a non-negative time value. */
+static const char *decimal(char buf[24], int64_t v)
 {
-	return c == SL_DKIM_RELAXED ? "relaxed" : "simple";
+	char *p = buf + 23;
+	uint64_t u = v < 0 ? 0 : (uint64_t)v;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	return p;
 }
 
 /* Write the DKIM-Signature field up to and including "b=". */
 static void build_field(struct fold *f, const struct sl_dkim_signer *s, const char *hv,
 			const struct sl_dkim_bodyhash *bh, int64_t now)
 {
-	char num[32], bh64[48], c[32];
+	char num[24], bh64[48];
 	const uint8_t *b = s->body_canon == SL_DKIM_RELAXED ? bh->relaxed : bh->simple;
 
 	f->len = 0;
@@ -410,22 +497,20 @@ static void build_field(struct fold *f, const struct sl_dkim_signer *s, const ch
 	f->overflow = 0;
 	fold_raw(f, "DKIM-Signature: v=1;", 20);
 	f->col = 20;
-	fold_tag(f, "a", sl_dkim_key_algorithm(s->key));
-	snprintf(c, sizeof(c), "%s/%s", canon_name(s->header_canon), canon_name(s->body_canon));
-	fold_tag(f, "c", c);
-	fold_tag(f, "d", s->domain);
-	fold_tag(f, "s", s->selector);
-	snprintf(num, sizeof(num), "%" PRId64, now);
-	fold_tag(f, "t", num);
+	fold_tag(f, "a=", sl_dkim_key_algorithm(s->key));
+	fold_tag(f, "c=", canon_names[s->header_canon == SL_DKIM_RELAXED]
+				     [s->body_canon == SL_DKIM_RELAXED]);
+	fold_tag(f, "d=", s->domain);
+	fold_tag(f, "s=", s->selector);
+	fold_tag(f, "t=", decimal(num, now));
 	if (s->expire) {
-		snprintf(num, sizeof(num), "%" PRId64, now + (int64_t)s->expire);
-		fold_tag(f, "x", num);
+		fold_tag(f, "x=", decimal(num, now + (int64_t)s->expire));
 	}
 	if (s->identity)
-		fold_tag(f, "i", s->identity);
+		fold_tag(f, "i=", s->identity);
 	fold_hlist(f, hv);
 	sl_b64_encode(bh64, b, 32);
-	fold_tag(f, "bh", bh64);
+	fold_tag(f, "bh=", bh64);
 	fold_b_tag(f);
 }
 
@@ -510,7 +595,7 @@ int sl_dkim_sign(const struct sl_dkim_signer *signers, size_t nsigners,
 			rc = sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "sign");
 			break;
 		}
-		rc = sl_crypto_ossl_check(EVP_DigestInit_ex(tl_prefix[i], EVP_sha256(), NULL),
+		rc = sl_crypto_ossl_check(EVP_DigestInit_ex(tl_prefix[i], sl_crypto_sha256(), NULL),
 					  err, "EVP_DigestInit_ex");
 		if (rc == 0 && hash_fields(tl_prefix[i], &h, hv[i], signers[i].header_canon) < 0)
 			rc = sl_crypto_ossl_fail(err, "EVP_DigestUpdate", "header hash");
@@ -565,7 +650,7 @@ int sl_dkim_sign_field(const struct sl_dkim_key *key, enum sl_dkim_canon hc,
 	sl_hlist_init(&h);
 	rc = sl_hlist_parse(&h, headers, hlen, err);
 	if (rc == 0)
-		rc = sl_crypto_ossl_check(EVP_DigestInit_ex(md, EVP_sha256(), NULL), err,
+		rc = sl_crypto_ossl_check(EVP_DigestInit_ex(md, sl_crypto_sha256(), NULL), err,
 					  "EVP_DigestInit_ex");
 	if (rc == 0 && hash_fields(md, &h, hlist, hc) < 0)
 		rc = sl_crypto_ossl_fail(err, "EVP_DigestUpdate", "header hash");
@@ -641,4 +726,6 @@ void sl_dkim_thread_cleanup(void)
 	EVP_MD_CTX_free(tl_edsign);
 	tl_work = NULL;
 	tl_edsign = NULL;
+	for (i = 0; i < SIGN_CACHE; i++)
+		sign_cache_clear(&tl_sign[i]);
 }

@@ -464,7 +464,7 @@ static int body_hash(const struct sig *sg, const struct vctx *v, uint8_t out[32]
 		size_t n = sg->has_l ? (size_t)sg->l : sink.mem_len;
 
 		if (EVP_Digest(sink.mem ? sink.mem : (const uint8_t *)"", n, out, NULL,
-			       EVP_sha256(), NULL) != 1) {
+			       sl_crypto_sha256(), NULL) != 1) {
 			*why = "EVP_Digest failed";
 			rc = -1;
 		}
@@ -486,7 +486,7 @@ static int header_hash(const struct sig *sg, const struct vctx *v,
 	size_t vo, cut0, cut1, n;
 	int rc = -1;
 
-	if (!md || !used || !copy || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+	if (!md || !used || !copy || EVP_DigestInit_ex(md, sl_crypto_sha256(), NULL) != 1)
 		goto out;
 	sl_sink_init(&sink, md);
 	while (p < end) {
@@ -549,7 +549,7 @@ static int check_signature(EVP_PKEY *pkey, enum sl_dkim_keytype type,
 
 		ok = pc && EVP_PKEY_verify_init(pc) == 1 &&
 		     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) > 0 &&
-		     EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) > 0 &&
+		     EVP_PKEY_CTX_set_signature_md(pc, sl_crypto_sha256()) > 0 &&
 		     EVP_PKEY_verify(pc, sig, siglen, digest, 32) == 1;
 		EVP_PKEY_CTX_free(pc);
 	}

@@ -584,6 +584,36 @@ static void output_buffer_reused(void **state)
 	sl_dkim_out_free(&out);
 }
 
+/* Keys freed and replaced never reuse another key's cached context. */
+static void key_replacement_signs_with_new_key(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 7; i++) {
+		struct sl_dkim_key *key = NULL;
+		struct sl_dkim_err err;
+		struct sl_dkim_signer s;
+		struct dns_entry local[2];
+		struct sl_dkim_result r[2];
+		char rec[256], *msg;
+		size_t n = 0;
+
+		assert_int_equal(sl_dkim_key_generate(i % 2 ? SL_DKIM_KEY_ED25519 : SL_DKIM_KEY_RSA,
+						      1024, &key, &err), 0);
+		assert_true(sl_dkim_key_dns_record(key, rec, sizeof(rec), &err) > 0);
+		s = signer(key, "k");
+		msg = sign_message(&s, 1, BASIC_HEADERS, BASIC_BODY, 0);
+		local[0] = (struct dns_entry){ "k._domainkey.example.com", rec };
+		local[1] = (struct dns_entry){ NULL, NULL };
+		assert_int_equal(sl_dkim_verify(msg, strlen(msg), dns_table, local, NOW, r, 2, &n,
+						&err), 0);
+		assert_int_equal(r[0].status, SL_DKIM_PASS);
+		free(msg);
+		sl_dkim_key_free(key);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -608,6 +638,7 @@ int main(void)
 		cmocka_unit_test(lf_header_block),
 		cmocka_unit_test(batch_signs_each_job),
 		cmocka_unit_test(output_buffer_reused),
+		cmocka_unit_test(key_replacement_signs_with_new_key),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -212,7 +212,8 @@ static void strict_flag_subdomain(void **state)
 static void rsa_under_1024_rejected(void **state)
 {
 	EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)768);
-	struct sl_dkim_key key = { .pkey = small, .type = SL_DKIM_KEY_RSA, .bits = 768 };
+	struct sl_dkim_key key = { .pkey = small, .type = SL_DKIM_KEY_RSA, .bits = 768,
+				   .id = UINT64_MAX };
 	char p[512], *msg;
 	uint8_t *der = NULL;
 	int n;
