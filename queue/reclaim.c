@@ -49,11 +49,19 @@ static bool older_present(const struct sl_spool *sp, const struct sl_segment *se
 	return false;
 }
 
+static bool batch_uses(const struct sl_spool *sp, const struct sl_segment *seg)
+{
+	for (unsigned i = 0; i < sp->batch_count; i++)
+		if (sp->batches[(sp->batch_first + i) % 2].seg == seg)
+			return true;
+	return false;
+}
+
 static bool deletable(const struct sl_spool *sp, const struct sl_segment *seg)
 {
 	return seg != sp->active && seg->state == SL_SEG_LIVE && seg->live_msgs == 0 &&
 	       seg->refs == 0 && seg->rewrites == 0 &&
-	       !(sp->batch.active && sp->batch.seg == seg) && !older_present(sp, seg);
+	       !batch_uses(sp, seg) && !older_present(sp, seg);
 }
 
 static void delete_start(struct sl_spool *sp, struct sl_segment *seg)

@@ -260,12 +260,6 @@ static void count_pending(struct sl_spool_msg *msg)
 	msg->pub.pending_count = (uint16_t)pending;
 }
 
-/* Metadata layout of one recipient, before its strings are copied. */
-struct rcpt_raw {
-	uint16_t address_len, orcpt_len;
-	const uint8_t *address, *orcpt;
-};
-
 int sl_rec_decode_message(const uint8_t *meta, uint32_t len, uint64_t body_len,
 			  struct sl_spool_msg **out)
 {

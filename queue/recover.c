@@ -7,9 +7,9 @@
  * message whose recipients are all final leaves the index.
  *
  * Every record's header and metadata are checked against their CRC32C.
- * Bodies are checked in the last two segments, the only ones a crash can
- * leave half-written; bodies in older segments are checked when they are
- * read for delivery. At the first invalid record of the last segment the
+ * Bodies are checked in the last two segments, because only those can be
+ * half-written by a crash. Bodies in older segments are checked when they
+ * are read for delivery. At the first invalid record of the last segment the
  * file is cut (ftruncate and fdatasync) and the cut is logged with the
  * file and offset. An invalid record in an older segment is logged and the
  * rest of that file is skipped but kept. A file whose first record is not
@@ -331,17 +331,17 @@ static int recover_segment(struct sl_spool *sp, uint32_t seq, bool verify_bodies
 		close(fd);
 		return -ENOMEM;
 	}
-	seg->has_header = true;
+	seg->has_header = seg->header_queued = true;
 	end = scan(sp, seg, map, size, verify_bodies, &why);
 	munmap(map, size);
-	seg->end = end;
+	seg->end = seg->write_end = end;
 	if (end < size && last) {
 		cut_tail(sp, seg, end, size, why);
 	} else if (end < size) {
 		sl_err("spool shard=%u: corrupt record in %s/%s at offset %llu (%s): the %llu bytes after it are skipped",
 		       sp->shard, sp->dir, name, (unsigned long long)end, why,
 		       (unsigned long long)(size - end));
-		seg->end = size;	/* keep the damaged file as it is */
+		seg->end = seg->write_end = size;	/* keep the damaged file as it is */
 	}
 	return 0;
 }

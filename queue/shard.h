@@ -37,6 +37,7 @@ struct sl_segment {
 	uint8_t op;		/* SL_OP_DELETE */
 	uint8_t state;		/* enum sl_seg_state */
 	bool has_header;	/* SEGMENT record durable */
+	bool header_queued;	/* SEGMENT record in a batch or durable */
 	uint8_t delete_cqes;	/* completions still expected while deleting */
 	bool rewrite_mark;	/* chosen for rewrites by the current pass */
 	uint32_t seq;
@@ -44,6 +45,7 @@ struct sl_segment {
 	int fd;			/* read-write, page cache */
 	int direct_fd;		/* O_DIRECT reads, opened on first use */
 	uint64_t end;		/* committed bytes */
+	uint64_t write_end;	/* bytes given to batches, committed or not */
 	uint64_t live_msgs;
 	uint64_t live_bytes;
 	unsigned refs;		/* reads and rewrites in flight */
@@ -94,15 +96,23 @@ struct sl_read {
 	void *arg;
 };
 
+enum sl_batch_phase {
+	SL_BATCH_IDLE = 0,
+	SL_BATCH_WRITING,	/* writes in flight */
+	SL_BATCH_FLUSHING,	/* writes done, flushes in flight */
+	SL_BATCH_DONE,		/* waiting for the batch before it */
+};
+
 struct sl_batch {
 	uint8_t op;		/* SL_OP_BATCH */
-	bool active;
+	uint8_t phase;		/* enum sl_batch_phase */
 	bool with_header;
 	struct sl_req *head, *tail;
 	unsigned count;
 	struct sl_segment *seg;
 	uint64_t start, len;	/* file range written */
 	uint64_t written;
+	uint64_t started_ns;	/* CLOCK_MONOTONIC when submitted */
 	unsigned inflight;	/* completions still expected */
 	int err;
 	uint8_t header_rec[SL_REC_HEADER_SIZE + SL_REC_SEGMENT_META];
@@ -131,7 +141,8 @@ struct sl_spool {
 
 	struct sl_req *pending_head, *pending_tail;
 	unsigned pending;
-	struct sl_batch batch;
+	struct sl_batch batches[2];	/* ring of batches in flight */
+	unsigned batch_first, batch_count;
 	unsigned reads;		/* reads in flight */
 	unsigned deletes;	/* deletions in flight */
 	bool reclaim_due;

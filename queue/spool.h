@@ -149,6 +149,8 @@ struct sl_spool_message {
 	uint8_t bodyhash[SL_SPOOL_BODYHASH_SIZE];
 };
 
+#define SL_SPOOL_FLUSH_BUCKETS 96
+
 struct sl_spool_stats {
 	uint64_t messages;		/* messages in the index (not final) */
 	uint64_t recipients;		/* their recipients, final or not */
@@ -161,6 +163,9 @@ struct sl_spool_stats {
 	uint64_t messages_rewritten;	/* since open */
 	uint64_t recovered_messages;	/* found by sl_spool_open() */
 	uint64_t truncated_bytes;	/* torn or corrupt tail cut by sl_spool_open() */
+	/* Group commit latency (first write submitted to flush completed):
+	 * bucket i counts batches of up to 2^(i/4) microseconds. */
+	uint32_t flush_us_hist[SL_SPOOL_FLUSH_BUCKETS];
 };
 
 struct sl_spool;
@@ -274,6 +279,11 @@ int sl_spool_foreach(const struct sl_spool *shard, sl_spool_visit_fn *visit,
 int sl_spool_reclaim(struct sl_spool *shard, unsigned max_rewrites);
 
 void sl_spool_stats(const struct sl_spool *shard, struct sl_spool_stats *st);
+
+/* Estimate the p-th percentile (0 < p < 100) of the flush latency in
+ * microseconds from st->flush_us_hist; 0 when no batch completed. The
+ * result is a bucket bound, so it is accurate to within 19%. */
+double sl_spool_flush_percentile(const struct sl_spool_stats *st, double p);
 
 /* SMTP reply for a spool error, for example "452 4.3.1 Insufficient
  * system storage" for -ENOSPC and -EDQUOT. */

@@ -286,6 +286,18 @@ static void table_dedupe(struct table *t)
 	t->n = k;
 }
 
+static unsigned seen_bit(char kind)
+{
+	switch (kind) {
+	case 'd': return SEEN_d;
+	case 'D': return SEEN_D;
+	case 'f': return SEEN_f;
+	case 'F': return SEEN_F;
+	case 'X': return SEEN_X;
+	default: return 0;
+	}
+}
+
 static int load_log(const char *path, struct table *t)
 {
 	FILE *fp = fopen(path, "r");
@@ -320,8 +332,7 @@ static int load_log(const char *path, struct table *t)
 		e = table_find(t, id);
 		if (e == NULL || line_no < e->line)
 			continue;	/* about an older message with this id */
-		e->seen |= kind == 'd' ? SEEN_d : kind == 'D' ? SEEN_D : kind == 'f' ? SEEN_f :
-			   kind == 'F' ? SEEN_F : kind == 'X' ? SEEN_X : 0;
+		e->seen |= seen_bit(kind);
 	}
 	fclose(fp);
 	return 0;
