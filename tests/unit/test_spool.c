@@ -49,8 +49,8 @@ static int setup(void **state)
 	char base[200];
 
 	snprintf(base, sizeof(base), "%s/tmp", build);
-	mkdir(build, 0700);
-	mkdir(base, 0700);
+	mkdir(build, 0755);	/* shared with other tests, which may run as other users */
+	mkdir(base, 0755);
 	snprintf(f->dir, sizeof(f->dir), "%s/test_spool.XXXXXX", base);
 	assert_non_null(mkdtemp(f->dir));
 	f->paths[0] = f->dir;
