@@ -251,15 +251,18 @@ check_eq "opendkim known exceptions" 3 "${#skipped[@]}"
 count_status "opendkim checks no signature of known messages" missing \
 	"$WORK/fwd/dual.opendkim" r2048,ed "${skipped[@]}"
 
-# Forward tampering, on the dual mode so that both algorithms are covered.
-for change in body header; do
-	$PY "$HERE/corpus.py" tamper "$change" "$WORK/fwd/dual" "$WORK/fwd/dual-$change"
-	changed=("$WORK/fwd/dual-$change"/*)
-	for verifier in dkimpy maildkim opendkim; do
-		verify_with "$verifier" "$WORK/fwd/dual-$change.$verifier" "${changed[@]}"
-		count_status "$verifier rejects $change change" all-fail \
-			"$WORK/fwd/dual-$change.$verifier" "$(selectors_for "$verifier" dual)" \
-			$(without_skips "$verifier" "${changed[@]}")
+# Forward tampering, on the two dual modes so that both algorithms and
+# both canonicalizations are covered.
+for mode in dual dual-simple; do
+	for change in body header; do
+		$PY "$HERE/corpus.py" tamper "$change" "$WORK/fwd/$mode" "$WORK/fwd/$mode-$change"
+		changed=("$WORK/fwd/$mode-$change"/*)
+		for verifier in dkimpy maildkim opendkim; do
+			verify_with "$verifier" "$WORK/fwd/$mode-$change.$verifier" "${changed[@]}"
+			count_status "$verifier rejects $mode $change change" all-fail \
+				"$WORK/fwd/$mode-$change.$verifier" "$(selectors_for "$verifier" "$mode")" \
+				$(without_skips "$verifier" "${changed[@]}")
+		done
 	done
 done
 
