@@ -437,7 +437,9 @@ static int activate(struct sl_keystore *ks, struct sl_key_entry *k, int64_t now,
 	return write_meta(ks, k, err, errlen);
 }
 
-/* The newest active key of DOMAIN, to copy its algorithm and size. */
+/* The newest active key of DOMAIN, to copy its algorithm and size.
+ * Returns -ENOENT without active keys, -EINVAL when they use several
+ * algorithms (dual signing), because then the caller must choose. */
 static int newest_active(struct sl_keystore *ks, const char *domain,
 			 struct sl_key_entry *out)
 {
@@ -451,6 +453,10 @@ static int newest_active(struct sl_keystore *ks, const char *domain,
 	for (i = 0; i < n; i++) {
 		if (strcmp(keys[i].domain, domain) != 0 || keys[i].state != SL_KEY_ACTIVE)
 			continue;
+		if (found == 0 && strcmp(keys[i].algorithm, out->algorithm) != 0) {
+			found = -EINVAL;
+			break;
+		}
 		if (found != 0 || keys[i].created >= out->created) {
 			*out = keys[i];
 			found = 0;
@@ -458,6 +464,28 @@ static int newest_active(struct sl_keystore *ks, const char *domain,
 	}
 	free(keys);
 	return found;
+}
+
+/* The size of DOMAIN's newest active RSA key, or 0 without one. */
+static int active_rsa_bits(struct sl_keystore *ks, const char *domain)
+{
+	struct sl_key_entry *keys;
+	char err[8];
+	size_t n, i;
+	int64_t newest = -1;
+	int bits = 0;
+
+	if (sl_keystore_list(ks, &keys, &n, err, sizeof(err)))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (strcmp(keys[i].domain, domain) == 0 && keys[i].state == SL_KEY_ACTIVE &&
+		    strcmp(keys[i].algorithm, "rsa") == 0 && keys[i].created >= newest) {
+			newest = keys[i].created;
+			bits = keys[i].bits;
+		}
+	}
+	free(keys);
+	return bits;
 }
 
 int sl_keystore_rotate(struct sl_keystore *ks, const char *domain,
@@ -473,7 +501,14 @@ int sl_keystore_rotate(struct sl_keystore *ks, const char *domain,
 		return rc;
 	if (!spec.algorithm) {
 		memset(&old, 0, sizeof(old));
-		if (newest_active(ks, domain, &old) != 0) {
+		rc = newest_active(ks, domain, &old);
+		if (rc == -EINVAL) {
+			snprintf(err, errlen,
+				 "algorithm: missing: domain %s has active keys of several algorithms: give rsa or ed25519",
+				 domain);
+			return rc;
+		}
+		if (rc != 0) {
 			snprintf(err, errlen,
 				 "domain %s has no active key to rotate: give algorithm (rsa or ed25519) or use \"keys generate\"",
 				 domain);
@@ -483,6 +518,8 @@ int sl_keystore_rotate(struct sl_keystore *ks, const char *domain,
 		if (spec.bits == 0)
 			spec.bits = old.bits;
 	}
+	if (spec.bits == 0 && strcmp(spec.algorithm, "rsa") == 0)
+		spec.bits = active_rsa_bits(ks, domain);
 	default_spec(&spec);
 	if (!selector) {
 		/* A selector named after the creation time, "s202612042130". */

@@ -12,6 +12,10 @@ extern const struct sl_config_section sl_config_section_smtp;
 extern const struct sl_config_section sl_config_section_spool;
 extern const struct sl_config_section sl_config_section_delivery;
 extern const struct sl_config_section sl_config_section_signing;
+extern const struct sl_config_section sl_config_section_ctl;
+extern const struct sl_config_section sl_config_section_metrics;
+extern const struct sl_config_section sl_config_section_keys;
+extern const struct sl_config_section sl_config_section_throttle;
 
 const struct sl_config_section *const sl_config_sections[] = {
 	&sl_config_section_sluiced,
@@ -19,5 +23,9 @@ const struct sl_config_section *const sl_config_sections[] = {
 	&sl_config_section_spool,
 	&sl_config_section_delivery,
 	&sl_config_section_signing,
+	&sl_config_section_ctl,
+	&sl_config_section_metrics,
+	&sl_config_section_keys,
+	&sl_config_section_throttle,
 	NULL,
 };

@@ -1,10 +1,13 @@
 /*
- * ctl/ctld/config.c - read sluice-ctld's sections of the sluice YAML
- * configuration: ctl, metrics, keys and throttle. Sections of other
- * programs (sluiced's) are ignored; unknown fields inside these four are
- * errors that list the allowed fields.
+ * ctl/ctld/config.c - sluice-ctld's view of the sluice configuration.
+ *
+ * The file is loaded and validated by the shared loader (ctl/config),
+ * which reports errors with file, line and key and rejects unknown keys
+ * and sections. This file turns the "ctl", "metrics", "keys" and
+ * "throttle" sections into struct ctld_config: user and group names to
+ * ids, durations to seconds, signing entries to JSON, and the rule files
+ * to one validated JSON list of rules.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -15,24 +18,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ctl/config/config_ctld.h"
 #include "ctl/ctld/ctld.h"
 #include "ctl/yaml_json.h"
-
-#ifndef SL_PROVIDERS_PATH
-#define SL_PROVIDERS_PATH "/usr/share/sluice/providers.yaml"
-#endif
-
-struct section {
-	const char *name;
-	const char *allowed;	/* comma-separated field names */
-};
-
-static const struct section sections[] = {
-	{ "ctl", "socket, socket_mode, socket_owner, socket_group, link_socket, sluiced_user, state, log_level" },
-	{ "metrics", "listen, shm" },
-	{ "keys", "dir, overlap, retire_after, expire, signing" },
-	{ "throttle", "providers, rules" },
-};
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -47,315 +35,223 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static bool listed(const char *key, const char *allowed)
+static int lookup_user(const char *name, uid_t *out, char *err, size_t errlen)
 {
-	size_t n = strlen(key);
-	const char *p = allowed;
-
-	while ((p = strstr(p, key))) {
-		if ((p == allowed || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
-			return true;
-		p += n;
-	}
-	return false;
-}
-
-static int check_fields(json_t *root, char *err, size_t errlen)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-		json_t *sec = json_object_get(root, sections[i].name), *v;
-		const char *key;
-
-		if (!sec || json_is_null(sec))
-			continue;
-		if (!json_is_object(sec))
-			return fail(err, errlen, "%s: invalid value: expected a mapping", sections[i].name);
-		json_object_foreach(sec, key, v) {
-			if (!listed(key, sections[i].allowed))
-				return fail(err, errlen, "%s.%s: unknown field: allowed fields are %s",
-					    sections[i].name, key, sections[i].allowed);
-		}
-	}
-	return 0;
-}
-
-static const char *get_string(json_t *root, const char *sec, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(root, sec), key));
-}
-
-static int copy_path(json_t *root, const char *sec, const char *key, char *out,
-		     size_t len, const char *fallback, char *err, size_t errlen)
-{
-	json_t *v = json_object_get(json_object_get(root, sec), key);
-	const char *s = v ? json_string_value(v) : fallback;
-
-	if (!s || !*s || strlen(s) >= len)
-		return fail(err, errlen, "%s.%s: invalid value: expected a path shorter than %zu bytes",
-			    sec, key, len);
-	snprintf(out, len, "%s", s);
-	return 0;
-}
-
-static int get_duration(json_t *root, const char *sec, const char *key,
-			uint32_t *out, uint32_t fallback, char *err, size_t errlen)
-{
-	json_t *v = json_object_get(json_object_get(root, sec), key);
-
-	*out = fallback;
-	if (!v)
-		return 0;
-	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= UINT32_MAX) {
-		*out = (uint32_t)json_integer_value(v);
-		return 0;
-	}
-	if (json_is_string(v) && sl_parse_duration(json_string_value(v), out) == 0)
-		return 0;
-	return fail(err, errlen,
-		    "%s.%s: invalid duration: expected seconds or a number with s, m, h or d (\"2d\")",
-		    sec, key);
-}
-
-static int get_user(json_t *root, const char *sec, const char *key, uid_t *out,
-		    char *err, size_t errlen)
-{
-	json_t *v = json_object_get(json_object_get(root, sec), key);
 	struct passwd *pw;
+	char *end;
+	unsigned long id;
 
-	if (!v)
+	if (!name)
 		return 0;
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		*out = (uid_t)json_integer_value(v);
-		return 0;
-	}
-	if (json_is_string(v) && (pw = getpwnam(json_string_value(v)))) {
-		*out = pw->pw_uid;
+	id = strtoul(name, &end, 10);
+	if (*name && !*end) {
+		*out = (uid_t)id;
 		return 0;
 	}
-	return fail(err, errlen, "%s.%s: unknown user \"%s\": expected a user name or uid", sec, key,
-		    json_is_string(v) ? json_string_value(v) : "?");
+	if (!(pw = getpwnam(name)))
+		return fail(err, errlen, "unknown user '%s': expected a user name or uid", name);
+	*out = pw->pw_uid;
+	return 0;
 }
 
-static int get_group(json_t *root, const char *sec, const char *key, gid_t *out,
-		     char *err, size_t errlen)
+static int lookup_group(const char *name, gid_t *out, char *err, size_t errlen)
 {
-	json_t *v = json_object_get(json_object_get(root, sec), key);
 	struct group *gr;
+	char *end;
+	unsigned long id;
 
-	if (!v)
+	if (!name)
 		return 0;
-	if (json_is_integer(v) && json_integer_value(v) >= 0) {
-		*out = (gid_t)json_integer_value(v);
-		return 0;
-	}
-	if (json_is_string(v) && (gr = getgrnam(json_string_value(v)))) {
-		*out = gr->gr_gid;
+	id = strtoul(name, &end, 10);
+	if (*name && !*end) {
+		*out = (gid_t)id;
 		return 0;
 	}
-	return fail(err, errlen, "%s.%s: unknown group \"%s\": expected a group name or gid", sec, key,
-		    json_is_string(v) ? json_string_value(v) : "?");
+	if (!(gr = getgrnam(name)))
+		return fail(err, errlen, "unknown group '%s': expected a group name or gid", name);
+	*out = gr->gr_gid;
+	return 0;
 }
 
-static int parse_ctl(json_t *root, struct ctld_config *c, char *err, size_t errlen)
+static int copy(char *out, size_t len, const char *value, const char *key, char *err, size_t errlen)
 {
-	json_t *mode = json_object_get(json_object_get(root, "ctl"), "socket_mode");
-	const char *level = get_string(root, "ctl", "log_level");
-	enum sl_log_level lv = SL_LOG_INFO;
+	if (!value || strlen(value) >= len)
+		return fail(err, errlen, "%s: expected a value shorter than %zu bytes", key, len);
+	snprintf(out, len, "%s", value);
+	return 0;
+}
+
+static int parse_ctl(const struct sl_config_ctl *s, struct ctld_config *c, char *err, size_t errlen)
+{
+	enum sl_log_level level = SL_LOG_INFO;
+	char uerr[256];
 	int rc;
 
-	if ((rc = copy_path(root, "ctl", "socket", c->socket, sizeof(c->socket), "/run/sluice/ctl.sock", err, errlen)) ||
-	    (rc = copy_path(root, "ctl", "link_socket", c->link_socket, sizeof(c->link_socket), "/run/sluice/link.sock", err, errlen)) ||
-	    (rc = copy_path(root, "ctl", "state", c->state_path, sizeof(c->state_path), "/var/lib/sluice/ctld-state.json", err, errlen)))
+	if ((rc = copy(c->socket, sizeof(c->socket), s->socket, "ctl.socket", err, errlen)) ||
+	    (rc = copy(c->link_socket, sizeof(c->link_socket), s->link_socket, "ctl.link_socket", err, errlen)) ||
+	    (rc = copy(c->state_path, sizeof(c->state_path), s->state, "ctl.state", err, errlen)))
 		return rc;
-	c->socket_mode = 0660;
-	if (mode) {
-		const char *s = json_string_value(mode);
-		char *end = NULL;
-		long m = s ? strtol(s, &end, 8) : -1;
-
-		if (!s || *end || m < 0 || m > 0777)
-			return fail(err, errlen, "ctl.socket_mode: invalid value: expected an octal mode in quotes (\"0660\")");
-		c->socket_mode = (mode_t)m;
-	}
+	c->socket_mode = (mode_t)strtol(s->socket_mode, NULL, 8);
 	c->socket_owner = getuid();
 	c->socket_group = getgid();
 	c->sluiced_uid = getuid();
-	if ((rc = get_user(root, "ctl", "socket_owner", &c->socket_owner, err, errlen)) ||
-	    (rc = get_group(root, "ctl", "socket_group", &c->socket_group, err, errlen)) ||
-	    (rc = get_user(root, "ctl", "sluiced_user", &c->sluiced_uid, err, errlen)))
-		return rc;
-	if (level && sl_log_level_parse(level, &lv) != 0)
-		return fail(err, errlen, "ctl.log_level: invalid value \"%s\": allowed values are error, warning, info, debug", level);
-	c->log_level = (int)lv;
+	if (lookup_user(s->socket_owner, &c->socket_owner, uerr, sizeof(uerr)))
+		return fail(err, errlen, "ctl.socket_owner: %s", uerr);
+	if (lookup_group(s->socket_group, &c->socket_group, uerr, sizeof(uerr)))
+		return fail(err, errlen, "ctl.socket_group: %s", uerr);
+	if (lookup_user(s->sluiced_user, &c->sluiced_uid, uerr, sizeof(uerr)))
+		return fail(err, errlen, "ctl.sluiced_user: %s", uerr);
+	sl_log_level_parse(s->log_level, &level);
+	c->log_level = (int)level;
 	return 0;
 }
 
-/* Splits "HOST:PORT" or "[V6]:PORT" and checks HOST is a loopback
- * address, because metrics carry no authentication. */
-static int parse_listen(const char *text, struct ctld_config *c, char *err, size_t errlen)
+static int parse_metrics(const struct sl_config_metrics *s, struct ctld_config *c, char *err, size_t errlen)
 {
-	char host[64];
-	const char *colon = strrchr(text, ':');
-	struct in_addr a4;
-	struct in6_addr a6;
+	struct sl_config_endpoint ep;
+	const char *colon = strrchr(s->listen, ':');
 	size_t hl;
+	int rc;
 
-	if (!colon || colon == text || !colon[1] || strlen(colon + 1) >= sizeof(c->metrics_port))
-		goto bad;
-	hl = (size_t)(colon - text);
-	if (text[0] == '[' && hl > 2 && text[hl - 1] == ']') {
-		text++;
-		hl -= 2;
+	/* The loader has checked ADDR:PORT and that ADDR is loopback. */
+	sl_config_parse_endpoint(s->listen, &ep);
+	hl = (size_t)(colon - s->listen);
+	if (s->listen[0] == '[') {
+		snprintf(c->metrics_host, sizeof(c->metrics_host), "%.*s", (int)hl - 2, s->listen + 1);
+	} else {
+		snprintf(c->metrics_host, sizeof(c->metrics_host), "%.*s", (int)hl, s->listen);
 	}
-	if (hl >= sizeof(host))
-		goto bad;
-	memcpy(host, text, hl);
-	host[hl] = '\0';
-	if (!(inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) &&
-	    !(inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)))
-		return fail(err, errlen,
-			    "metrics.listen: \"%s\" is not a loopback address: allowed are 127.0.0.0/8 and [::1]",
-			    host);
-	snprintf(c->metrics_host, sizeof(c->metrics_host), "%s", host);
-	snprintf(c->metrics_port, sizeof(c->metrics_port), "%s", colon + 1);
-	if (atoi(c->metrics_port) <= 0 || atoi(c->metrics_port) > 65535)
-		goto bad;
-	return 0;
-bad:
-	return fail(err, errlen, "metrics.listen: invalid value: expected HOST:PORT (\"127.0.0.1:9187\")");
+	if ((rc = copy(c->metrics_port, sizeof(c->metrics_port), colon + 1, "metrics.listen", err, errlen)))
+		return rc;
+	return copy(c->shm_name, sizeof(c->shm_name), s->shm, "metrics.shm", err, errlen);
 }
 
-static int parse_signing(json_t *root, struct ctld_config *c, char *err, size_t errlen)
+/* "SENDER [DOMAIN[,DOMAIN...]] [expire=DURATION] [identity=ID]" to
+ * {sender, domains, expire, identity}. */
+static int parse_signing(const struct sl_config_keys *s, struct ctld_config *c, char *err, size_t errlen)
 {
-	json_t *list = json_object_get(json_object_get(root, "keys"), "signing"), *item;
 	size_t i;
 
 	c->signing = json_array();
-	if (!list)
-		return 0;
-	if (!json_is_array(list))
-		return fail(err, errlen, "keys.signing: invalid value: expected a list of {sender, domains, expire, identity}");
-	json_array_foreach(list, i, item) {
-		json_t *sender = json_object_get(item, "sender");
-		json_t *domains = json_object_get(item, "domains");
-		json_t *expire = json_object_get(item, "expire");
-		json_t *identity = json_object_get(item, "identity");
-		json_t *out = json_object(), *d;
-		uint32_t secs = c->expire_s;
-		size_t j;
+	for (i = 0; i < s->signing.n; i++) {
+		char *text = strdup(s->signing.v[i]), *tok, *save = NULL;
+		json_t *entry = json_pack("{s:I}", "expire", (json_int_t)c->expire_s);
+		json_t *domains = json_array();
+		int n = 0, rc = 0;
 
-		json_array_append_new(c->signing, out);
-		if (!json_is_string(sender) || !sl_dns_name_valid(json_string_value(sender), SL_DOMAIN_MAX))
-			return fail(err, errlen, "keys.signing[%zu].sender: missing or invalid: expected a domain name", i);
-		json_object_set(out, "sender", sender);
-		if (!domains)
-			domains = json_pack("[O]", sender);
-		else
-			json_incref(domains);
-		json_object_set_new(out, "domains", domains);
-		if (!json_is_array(domains) || json_array_size(domains) == 0)
-			return fail(err, errlen, "keys.signing[%zu].domains: invalid value: expected a list of signing domains", i);
-		json_array_foreach(domains, j, d) {
-			if (!json_is_string(d) || !sl_dns_name_valid(json_string_value(d), SL_DOMAIN_MAX))
-				return fail(err, errlen, "keys.signing[%zu].domains[%zu]: invalid value: expected a domain name", i, j);
+		for (tok = strtok_r(text, " \t", &save); tok && rc == 0; tok = strtok_r(NULL, " \t", &save), n++) {
+			uint32_t secs;
+
+			if (n == 0) {
+				if (!sl_dns_name_valid(tok, SL_DOMAIN_MAX))
+					rc = fail(err, errlen, "keys.signing[%zu]: sender '%s' is not a domain name", i, tok);
+				json_object_set_new(entry, "sender", json_string(tok));
+			} else if (strncmp(tok, "expire=", 7) == 0) {
+				if (sl_parse_duration(tok + 7, &secs) != 0)
+					rc = fail(err, errlen, "keys.signing[%zu]: invalid %s: expected a duration such as expire=4h", i, tok);
+				json_object_set_new(entry, "expire", json_integer(secs));
+			} else if (strncmp(tok, "identity=", 9) == 0) {
+				if (!strchr(tok + 9, '@'))
+					rc = fail(err, errlen, "keys.signing[%zu]: invalid %s: expected an i= value such as identity=@example.com", i, tok);
+				json_object_set_new(entry, "identity", json_string(tok + 9));
+			} else {
+				char *dsave = NULL, *d;
+
+				for (d = strtok_r(tok, ",", &dsave); d && rc == 0; d = strtok_r(NULL, ",", &dsave)) {
+					if (!sl_dns_name_valid(d, SL_DOMAIN_MAX))
+						rc = fail(err, errlen, "keys.signing[%zu]: signing domain '%s' is not a domain name", i, d);
+					json_array_append_new(domains, json_string(d));
+				}
+			}
 		}
-		if (expire && !(json_is_integer(expire) && (secs = (uint32_t)json_integer_value(expire), 1)) &&
-		    !(json_is_string(expire) && sl_parse_duration(json_string_value(expire), &secs) == 0))
-			return fail(err, errlen, "keys.signing[%zu].expire: invalid duration: expected seconds or a number with s, m, h or d", i);
-		json_object_set_new(out, "expire", json_integer(secs));
-		if (identity && (!json_is_string(identity) || !strchr(json_string_value(identity), '@')))
-			return fail(err, errlen, "keys.signing[%zu].identity: invalid value: expected an i= identity such as \"@example.com\"", i);
-		if (identity)
-			json_object_set(out, "identity", identity);
+		if (json_array_size(domains) == 0)
+			json_array_append(domains, json_object_get(entry, "sender"));
+		json_object_set_new(entry, "domains", domains);
+		json_array_append_new(c->signing, entry);
+		free(text);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
 
-/* Loads the providers' rules, then appends the configured rules; a
- * configured rule replaces a provider rule with the same name. */
-static int parse_throttle(json_t *root, struct ctld_config *c, char *err, size_t errlen)
+/* Appends the rules of a YAML rules file ("rules: [...]") to OUT; a rule
+ * replaces an earlier one of the same name. */
+static int add_rules(json_t *out, const char *path, const char *key, char *err, size_t errlen)
 {
-	json_t *rules = json_object_get(json_object_get(root, "throttle"), "rules");
-	json_t *providers = NULL, *rule;
 	char yerr[CTLD_ERR_MAX];
+	json_t *doc = sl_yaml_file_to_json(path, yerr, sizeof(yerr)), *rules, *rule;
 	size_t i;
-	int rc;
 
-	if ((rc = copy_path(root, "throttle", "providers", c->providers_path, sizeof(c->providers_path),
-			    SL_PROVIDERS_PATH, err, errlen)))
-		return rc;
-	c->rules = json_array();
-	if (strcmp(c->providers_path, "none") != 0) {
-		providers = sl_yaml_file_to_json(c->providers_path, yerr, sizeof(yerr));
-		if (!providers)
-			return fail(err, errlen, "throttle.providers: %s", yerr);
-		json_array_extend(c->rules, json_object_get(providers, "rules"));
-		json_decref(providers);
+	if (!doc)
+		return fail(err, errlen, "%s: %s", key, yerr);
+	rules = json_object_get(doc, "rules");
+	if (!json_is_array(rules)) {
+		json_decref(doc);
+		return fail(err, errlen, "%s: %s: expected a top-level \"rules:\" list", key, path);
 	}
-	if (!rules)
-		return 0;
-	if (!json_is_array(rules))
-		return fail(err, errlen, "throttle.rules: invalid value: expected a list of rules");
 	json_array_foreach(rules, i, rule) {
 		const char *name = json_string_value(json_object_get(rule, "name"));
-		size_t j;
 		json_t *old;
+		size_t j;
 
-		json_array_foreach(c->rules, j, old) {
+		json_array_foreach(out, j, old) {
 			if (name && strcmp(name, json_string_value(json_object_get(old, "name")) ?: "") == 0) {
-				json_array_remove(c->rules, j);
+				json_array_remove(out, j);
 				break;
 			}
 		}
-		json_array_append(c->rules, rule);
+		json_array_append(out, rule);
 	}
+	json_decref(doc);
 	return 0;
 }
 
 int ctld_config_load(const char *path, struct ctld_config *c, char *err, size_t errlen)
 {
-	char yerr[CTLD_ERR_MAX], serr[CTLD_ERR_MAX] = "";
-	const char *listen;
-	json_t *root;
+	struct sl_config *cfg = NULL;
+	const struct sl_config_keys *keys;
+	const struct sl_config_throttle *throttle;
 	struct sl_policy *policy;
+	char perr[CTLD_ERR_MAX];
 	int rc;
 
 	memset(c, 0, sizeof(*c));
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	root = sl_yaml_file_to_json(path, yerr, sizeof(yerr));
-	if (!root) {
-		snprintf(err, errlen, "%s", yerr);
-		return -EINVAL;
-	}
-	listen = get_string(root, "metrics", "listen");
-	if ((rc = check_fields(root, serr, sizeof(serr))) ||
-	    (rc = parse_ctl(root, c, serr, sizeof(serr))) ||
-	    (rc = parse_listen(listen ? listen : "127.0.0.1:9187", c, serr, sizeof(serr))) ||
-	    (rc = copy_path(root, "metrics", "shm", c->shm_name, sizeof(c->shm_name), "/sluice-metrics", serr, sizeof(serr))) ||
-	    (rc = copy_path(root, "keys", "dir", c->keys_dir, sizeof(c->keys_dir), "/var/lib/sluice/keys", serr, sizeof(serr))) ||
-	    (rc = get_duration(root, "keys", "overlap", &c->overlap_s, 2 * 86400, serr, sizeof(serr))) ||
-	    (rc = get_duration(root, "keys", "retire_after", &c->retire_after_s, 7 * 86400, serr, sizeof(serr))) ||
-	    (rc = get_duration(root, "keys", "expire", &c->expire_s, 4 * 3600, serr, sizeof(serr))) ||
-	    (rc = parse_signing(root, c, serr, sizeof(serr))) ||
-	    (rc = parse_throttle(root, c, serr, sizeof(serr))))
+	if ((rc = sl_config_load(path, &cfg, err, errlen)) != 0)
+		return rc;
+	keys = sl_config_keys(cfg);
+	throttle = sl_config_throttle(cfg);
+	c->overlap_s = (uint32_t)(keys->overlap / 1000);
+	c->retire_after_s = (uint32_t)(keys->retire_after / 1000);
+	c->expire_s = (uint32_t)(keys->expire / 1000);
+	c->rules = json_array();
+	snprintf(c->providers_path, sizeof(c->providers_path), "%s", throttle->providers);
+	if ((rc = parse_ctl(sl_config_ctl(cfg), c, perr, sizeof(perr))) ||
+	    (rc = parse_metrics(sl_config_metrics(cfg), c, perr, sizeof(perr))) ||
+	    (rc = copy(c->keys_dir, sizeof(c->keys_dir), keys->dir, "keys.dir", perr, sizeof(perr))) ||
+	    (rc = parse_signing(keys, c, perr, sizeof(perr))))
 		goto out;
-	if (c->shm_name[0] != '/' || strchr(c->shm_name + 1, '/')) {
-		rc = fail(serr, sizeof(serr), "metrics.shm: invalid value: expected a shared memory name such as \"/sluice-metrics\"");
+	if (strcmp(throttle->providers, "none") != 0 &&
+	    (rc = add_rules(c->rules, throttle->providers, "throttle.providers", perr, sizeof(perr))))
 		goto out;
-	}
+	if (throttle->rules_file &&
+	    (rc = add_rules(c->rules, throttle->rules_file, "throttle.rules_file", perr, sizeof(perr))))
+		goto out;
 	/* Validate the merged rules now, so that a bad file never starts. */
-	policy = sl_policy_from_json(c->rules, yerr, sizeof(yerr));
+	policy = sl_policy_from_json(c->rules, err, errlen);
 	if (!policy) {
-		rc = fail(serr, sizeof(serr), "throttle.%s", yerr);
+		char msg[CTLD_ERR_MAX];
+
+		snprintf(msg, sizeof(msg), "%s", err);
+		rc = fail(perr, sizeof(perr), "throttle: %s (rules numbered across the providers file, then rules_file)", msg);
 		goto out;
 	}
 	sl_policy_free(policy);
 out:
-	json_decref(root);
+	sl_config_free(cfg);
 	if (rc) {
-		snprintf(err, errlen, "%s: %s", path, serr);
+		snprintf(err, errlen, "%s: %s", path, perr);
 		ctld_config_free(c);
 	}
 	return rc;

@@ -29,14 +29,18 @@ metrics:
 keys:
   dir: $T/keys
   overlap: 1h
-  retire_after: 2d
+  retire_after: 48h
 throttle:
-  rules:
-    - name: slowdest
-      domain: slow.test
-      rate: 10/s
+  rules_file: $T/rules.yaml
 YAML
 }
+
+cat >"$T/rules.yaml" <<YAML
+rules:
+  - name: slowdest
+    domain: slow.test
+    rate: 10/s
+YAML
 
 write_config "$T/main.yaml" "$T/ctl.sock" 0660 root
 "$CTLD" -c "$T/main.yaml" 2>"$T/ctld.log" &
@@ -82,9 +86,10 @@ check_eq "import algorithm" "ed25519" "$(jq_py "d['key']['algorithm']")"
 run "keys import missing file option" 2 keys import other.test imp2
 run "keys import not a key" 2 keys import other.test imp3 --file "$T/main.yaml"
 check "import error names pem" grep -q "pem: not a usable private key" "$T/err"
-run "keys rotate" 0 keys rotate example.com --selector s2 --json
+run "keys rotate ambiguous" 2 keys rotate example.com --selector s2
+check "ambiguous rotate names algorithm" grep -q "algorithm: missing: domain example.com has active keys of several algorithms" "$T/err"
+run "keys rotate" 0 keys rotate example.com --selector s2 --algorithm rsa --json
 check_eq "rotate state pending" "pending" "$(jq_py "d['key']['state']")"
-check_eq "rotate same algorithm" "rsa" "$(jq_py "d['key']['algorithm']")"
 check_eq "rotate keeps bits" "1024" "$(jq_py "d['key']['bits']")"
 run "keys rotate switch" 0 keys rotate example.com --switch --json
 check_eq "switched new key active" "active" "$(jq_py "[k['state'] for k in d['keys'] if k['selector']=='s2'][0]")"
@@ -159,9 +164,14 @@ run "top two screens" 0 top --iterations 2 --json
 check_eq "top printed two screens" "2" "$(wc -l <"$T/out")"
 run "top bad iterations" 2 top --iterations 0
 run "config reload" 0 config reload
-sed -i 's/rate: 10\/s/rate: 10\/q/' "$T/main.yaml"
+sed -i 's/rate: 10\/s/rate: 10\/q/' "$T/rules.yaml"
 run "config reload invalid" 1 config reload
-check "reload error names file" grep -q "main.yaml: throttle.rules" "$T/err"
+check "reload error names file and field" grep -q "main.yaml: throttle: rules\[4\].rate: invalid rate" "$T/err"
+sed -i 's/^  retire_after: 48h/  retire_after: 2x/' "$T/main.yaml"
+run "config reload bad duration" 1 config reload
+check "reload error names line and key" grep -qE "main.yaml:[0-9]+: keys.retire_after" "$T/err"
+sed -i 's/rate: 10\/q/rate: 10\/s/' "$T/rules.yaml"
+sed -i 's/^  retire_after: 2x/  retire_after: 48h/' "$T/main.yaml"
 run "old policy kept" 0 throttle show slow.test --json
 check_eq "old rate kept" "10/s" "$(jq_py "d['rate']")"
 run "config usage" 2 config

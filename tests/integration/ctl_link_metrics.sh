@@ -32,6 +32,7 @@ keys:
 YAML
 export SLUICE_CTL_SOCKET=$T/ctl.sock
 
+: >"$T/writer.out"
 "$T/shm_writer" "$SHM" >"$T/writer.out" 2>&1 &
 WRITER=$!
 on_exit_kill $WRITER
