@@ -15,9 +15,9 @@
  *
  * The DKIM body hashes (bodyhash.h) are computed here once and stored
  * with the message, so each delivery attempt hashes only the headers.
- * NOTE: both the simple and the relaxed form are computed for every
- * message, because per-domain signing policies (which name the form
- * needed) are not part of sluiced's configuration yet.
+ * NOTE: the forms computed are the ones listed in smtp.dkim_body_hashes
+ * for every message, because per-domain signing policies (which name the
+ * form each domain needs) are not part of sluiced's configuration yet.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -147,7 +147,9 @@ static void body_hash(struct session *s, const struct sl_smtp_headers *h, uint8_
 	struct sl_dkim_err err;
 
 	memset(out, 0, SL_BODYHASH_PACKED_SIZE);
-	if (sl_dkim_body_init(b, SL_DKIM_BODY_SIMPLE | SL_DKIM_BODY_RELAXED, &err) < 0) {
+	if (!s->srv->body_hash_mask)
+		return;
+	if (sl_dkim_body_init(b, s->srv->body_hash_mask, &err) < 0) {
 		sl_err("client=%s DKIM body hash setup failed: %s", s->client, err.msg);
 		return;
 	}

@@ -395,6 +395,29 @@ static inline int mid_byte(struct sl_smtp_data *d, struct sl_buf *out, uint8_t c
 	return ST_MID;
 }
 
+/*
+ * Fast path inside a line: take the run of bytes up to the next CR with
+ * memchr, check it for a bare LF, and copy it in one piece. Returns the
+ * length of the run (at least 1; in[0] is neither CR nor LF).
+ */
+static size_t scan_run(struct sl_smtp_data *d, const uint8_t *in, size_t len, struct sl_buf *out)
+{
+	const uint8_t *cr = memchr(in, '\r', len);
+	size_t run = cr ? (size_t)(cr - in) : len;
+
+	if (memchr(in, '\n', run))
+		d->flags |= SL_SMTP_DATA_BARE_LF;
+	d->line_len += run;
+	d->size += run;
+	if (d->size > d->max_size)
+		d->flags |= SL_SMTP_DATA_TOO_BIG;
+	if (!d->flags) {
+		memcpy(out->p + out->len, in, run);
+		out->len += run;
+	}
+	return run;
+}
+
 size_t sl_smtp_data_scan(struct sl_smtp_data *d, const uint8_t *in, size_t len,
 			 struct sl_buf *out, bool *done)
 {
@@ -434,6 +457,10 @@ size_t sl_smtp_data_scan(struct sl_smtp_data *d, const uint8_t *in, size_t len,
 			d->state = mid_byte(d, out, ch);
 			break;
 		case ST_MID:
+			if (ch != '\r' && ch != '\n') {
+				i += scan_run(d, in + i, len - i, out) - 1;
+				break;
+			}
 			d->state = mid_byte(d, out, ch);
 			break;
 		case ST_CR:

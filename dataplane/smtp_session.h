@@ -136,6 +136,7 @@ struct smtp_server {
 	struct sl_pool client_slots;
 	struct sl_store_rcpt *store_rcpts;	/* max_recipients entries, for appends */
 	struct sl_dkim_body hasher;		/* reused for every message */
+	unsigned body_hash_mask;		/* SL_DKIM_BODY_* from dkim_body_hashes */
 };
 
 /* smtp_server.c */

@@ -25,6 +25,7 @@ static const struct sl_config_key smtp_keys[] = {
 	KEY(tls_certificate, SL_CONFIG_STRING, 0, 0),
 	KEY(tls_key, SL_CONFIG_STRING, 0, 0),
 	KEY(auth_users_file, SL_CONFIG_STRING, 0, 0),
+	KEY(dkim_body_hashes, SL_CONFIG_STRING_LIST, 0, 0),
 	{ NULL, 0, 0, 0, 0 },
 };
 
@@ -44,6 +45,11 @@ static void smtp_defaults(void *data)
 	c->idle_timeout = 300000;
 	c->max_sessions = 1024;
 	c->max_sessions_per_client = 256;
+	c->dkim_body_hashes.v = calloc(1, sizeof(char *));
+	if (c->dkim_body_hashes.v) {
+		c->dkim_body_hashes.v[0] = strdup("relaxed");
+		c->dkim_body_hashes.n = c->dkim_body_hashes.v[0] ? 1 : 0;
+	}
 }
 
 static int smtp_validate(struct sl_config_ctx *ctx, void *data)
@@ -58,6 +64,11 @@ static int smtp_validate(struct sl_config_ctx *ctx, void *data)
 	if (c->auth_users_file && !c->tls_certificate)
 		return sl_config_fail(ctx, "auth_users_file",
 				      "AUTH is offered only over TLS: set tls_certificate and tls_key");
+	for (size_t i = 0; i < c->dkim_body_hashes.n; i++)
+		if (strcmp(c->dkim_body_hashes.v[i], "relaxed") && strcmp(c->dkim_body_hashes.v[i], "simple"))
+			return sl_config_fail(ctx, "dkim_body_hashes",
+					      "invalid form '%s': expected relaxed or simple",
+					      c->dkim_body_hashes.v[i]);
 	if (c->max_sessions_per_client > c->max_sessions)
 		return sl_config_fail(ctx, "max_sessions_per_client",
 				      "larger than max_sessions (%llu)",

@@ -21,6 +21,7 @@ struct sl_config_smtp {
 	char *tls_certificate;            /* PEM chain; NULL disables STARTTLS */
 	char *tls_key;
 	char *auth_users_file;            /* "user:password" lines; NULL disables AUTH */
+	struct sl_config_strings dkim_body_hashes; /* "relaxed", "simple": forms computed at accept */
 };
 
 extern const struct sl_config_section sl_config_section_smtp;
