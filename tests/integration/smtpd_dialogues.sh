@@ -37,11 +37,25 @@ YAML
 sluiced_start "$dir/sluice.yaml" "$port" || { not_ok "sluiced starts"; finish; }
 $PY "$TOP/tests/smtp/dialogue.py" 127.0.0.1 "$port" "$TOP"/tests/smtp/*.dlg
 
+# wait_log PATTERN: wait up to 5 s for PATTERN in the current log file.
+wait_log() {
+	for _ in $(seq 50); do
+		grep -q "$1" "$dir/sluiced.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+mv "$dir/sluiced.log" "$dir/sluiced.log.1"
+kill -HUP "$SLUICED_PID"
+check "SIGHUP reopens the log file" wait_log 'log reopened'
+kill -USR1 "$SLUICED_PID"
+check "SIGUSR1 logs allocator statistics" wait_log 'malloc_stats: '
+
 kill -TERM "$SLUICED_PID"
 wait "$SLUICED_PID"
 check_eq "sluiced exits 0 on SIGTERM" 0 $?
-check_eq "one log line per accepted message" 8 "$(grep -c ' queued id=' "$dir/sluiced.log")"
-check "rejected commands are logged" grep -q 'reject client=127.0.0.3 helo=client.test command=MAIL reply="550 5.7.1' "$dir/sluiced.log"
-check "no password in the log" bash -c "! grep -q -e secret -e c2VjcmV0 -e AGFsaWNlAHNlY3JldA '$dir/sluiced.log'"
+check_eq "one log line per accepted message" 8 "$(cat "$dir"/sluiced.log* | grep -c ' queued id=')"
+check "rejected commands are logged" grep -q 'reject client=127.0.0.3 helo=client.test command=MAIL reply="550 5.7.1' "$dir/sluiced.log.1"
+check "no password in the log" bash -c "! cat '$dir'/sluiced.log* | grep -q -e secret -e c2VjcmV0 -e AGFsaWNlAHNlY3JldA"
 check "the log says it stopped" grep -q 'info sluiced\[[0-9]*\]: stopped' "$dir/sluiced.log"
 finish
