@@ -15,6 +15,7 @@
  * can be deleted.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -49,30 +50,33 @@ static bool older_present(const struct sl_spool *sp, const struct sl_segment *se
 	return false;
 }
 
-static bool batch_uses(const struct sl_spool *sp, const struct sl_segment *seg)
-{
-	for (unsigned i = 0; i < sp->batch_count; i++)
-		if (sp->batches[(sp->batch_first + i) % 2].seg == seg)
-			return true;
-	return false;
-}
-
 static bool deletable(const struct sl_spool *sp, const struct sl_segment *seg)
 {
 	return seg != sp->active && seg->state == SL_SEG_LIVE && seg->live_msgs == 0 &&
 	       seg->refs == 0 && seg->rewrites == 0 &&
-	       !batch_uses(sp, seg) && !older_present(sp, seg);
+	       !sl_batch_uses(sp, seg) && !older_present(sp, seg);
 }
 
 static void delete_start(struct sl_spool *sp, struct sl_segment *seg)
 {
 	struct io_uring_sqe *unlink_sqe, *sync_sqe;
 
-	if (io_uring_sq_space_left(&sp->ring) < 2)
+	struct io_uring_sqe *idx_sqe;
+
+	if (io_uring_sq_space_left(&sp->ring) < 3)
 		io_uring_submit(&sp->ring);
-	if (io_uring_sq_space_left(&sp->ring) < 2)
+	if (io_uring_sq_space_left(&sp->ring) < 3)
 		return;
 	sl_seg_close_fds(seg);
+
+	/* The summary goes first, unlinked from the rest: without it,
+	 * recovery scans the segment, so its removal needs no ordering. The
+	 * name must stay valid until the request is submitted, so it lives
+	 * in the segment. */
+	snprintf(seg->idx_name, sizeof(seg->idx_name), "%08x.idx", seg->seq);
+	idx_sqe = io_uring_get_sqe(&sp->ring);
+	io_uring_prep_unlinkat(idx_sqe, sp->dir_fd, seg->idx_name, 0);
+	io_uring_sqe_set_data(idx_sqe, NULL);
 	unlink_sqe = io_uring_get_sqe(&sp->ring);
 	io_uring_prep_unlinkat(unlink_sqe, sp->dir_fd, seg->name, 0);
 	unlink_sqe->flags |= IOSQE_IO_LINK;

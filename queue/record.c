@@ -145,7 +145,17 @@ void sl_rec_encode_state(uint8_t *buf, const struct sl_rec_state *s)
 
 int sl_rec_check(const uint8_t *rec, uint64_t avail, struct sl_rec_header *h)
 {
-	uint64_t total;
+	int err = sl_rec_check_meta(rec, avail, h);
+
+	if (err)
+		return err;
+	if (avail < SL_REC_HEADER_SIZE + (uint64_t)h->meta_len + h->body_len)
+		return -EAGAIN;
+	return 0;
+}
+
+int sl_rec_check_meta(const uint8_t *rec, uint64_t avail, struct sl_rec_header *h)
+{
 	uint32_t crc;
 
 	if (avail < SL_REC_HEADER_SIZE)
@@ -160,14 +170,11 @@ int sl_rec_check(const uint8_t *rec, uint64_t avail, struct sl_rec_header *h)
 		return -EBADMSG;
 	if (h->meta_len > (1u << 30) || h->body_len > (1ull << 40))
 		return -EBADMSG;
-	total = SL_REC_HEADER_SIZE + (uint64_t)h->meta_len + h->body_len;
 	if (avail < SL_REC_HEADER_SIZE + (uint64_t)h->meta_len)
 		return -EAGAIN;
 	crc = sl_crc32c(0, rec + 8, SL_REC_HEADER_SIZE - 8 + h->meta_len);
 	if (crc != h->header_crc)
 		return -EBADMSG;
-	if (avail < total)
-		return -EAGAIN;
 	return 0;
 }
 

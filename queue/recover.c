@@ -146,10 +146,10 @@ static void apply_state(struct sl_spool *sp, struct sl_segment *seg,
 }
 
 /* Replay one record; returns 0, or a reason for a bad record. */
-static const char *replay(struct sl_spool *sp, struct sl_segment *seg, const uint8_t *map,
+static const char *replay(struct sl_spool *sp, struct sl_segment *seg, const uint8_t *rec,
 			  uint64_t pos, const struct sl_rec_header *h)
 {
-	const uint8_t *meta = map + pos + SL_REC_HEADER_SIZE;
+	const uint8_t *meta = rec + SL_REC_HEADER_SIZE;
 	struct sl_rec_state st;
 	struct sl_spool_msg *msg;
 
@@ -243,12 +243,102 @@ static uint64_t scan(struct sl_spool *sp, struct sl_segment *seg, const uint8_t 
 			*why = "message body checksum mismatch";
 			return pos;
 		}
-		*why = replay(sp, seg, map, pos, &h);
+		*why = replay(sp, seg, map + pos, pos, &h);
 		if (*why)
 			return pos;
 		pos += rec_len;
 	}
 	return pos;
+}
+
+/* Read the summary of segment seq into a new buffer when it is complete
+ * and covers size bytes of the segment. Returns its length or 0. */
+static size_t summary_load(struct sl_spool *sp, uint32_t seq, uint64_t size, uint8_t **out)
+{
+	char name[24];
+	struct stat st;
+	uint8_t *buf = NULL;
+	uint32_t magic, version, file_seq, crc, hcrc;
+	uint64_t covered;
+	int fd;
+
+	snprintf(name, sizeof(name), "%08x.idx", seq);
+	fd = openat(sp->dir_fd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || st.st_size < SL_SUMMARY_HEADER_SIZE ||
+	    (buf = malloc((size_t)st.st_size)) == NULL ||
+	    pread(fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		goto bad;
+	memcpy(&magic, buf, 4);
+	memcpy(&version, buf + 4, 4);
+	memcpy(&file_seq, buf + 8, 4);
+	memcpy(&covered, buf + 16, 8);
+	memcpy(&crc, buf + 24, 4);
+	memcpy(&hcrc, buf + 28, 4);
+	if (magic != SL_SUMMARY_MAGIC || version != SL_SPOOL_FORMAT_VERSION || file_seq != seq ||
+	    covered != size || hcrc != sl_crc32c(0, buf, 28) ||
+	    crc != sl_crc32c(0, buf + SL_SUMMARY_HEADER_SIZE, (size_t)st.st_size - SL_SUMMARY_HEADER_SIZE))
+		goto bad;
+	close(fd);
+	*out = buf;
+	return (size_t)st.st_size;
+bad:
+	free(buf);
+	close(fd);
+	return 0;
+}
+
+/* Check every entry of a summary before any is replayed. */
+static bool summary_valid(const uint8_t *buf, size_t len, uint64_t size)
+{
+	size_t pos = SL_SUMMARY_HEADER_SIZE;
+	struct sl_rec_header h;
+
+	while (pos < len) {
+		uint32_t off;
+
+		if (len - pos < SL_SUMMARY_ENTRY_FIXED)
+			return false;
+		memcpy(&off, buf + pos, 4);
+		if (sl_rec_check_meta(buf + pos + SL_SUMMARY_ENTRY_FIXED,
+				      len - pos - SL_SUMMARY_ENTRY_FIXED, &h) != 0 ||
+		    off + sl_align8(SL_REC_HEADER_SIZE + (uint64_t)h.meta_len + h.body_len) > size)
+			return false;
+		pos += sl_align8(SL_SUMMARY_ENTRY_FIXED + SL_REC_HEADER_SIZE + h.meta_len);
+	}
+	return pos == len;
+}
+
+/* Replay a segment from its summary instead of its records; false when
+ * there is no usable summary. */
+static bool replay_summary(struct sl_spool *sp, struct sl_segment *seg, uint64_t size)
+{
+	uint8_t *buf = NULL;
+	size_t len = summary_load(sp, seg->seq, size, &buf), pos = SL_SUMMARY_HEADER_SIZE;
+	struct sl_rec_header h;
+
+	if (len == 0)
+		return false;
+	if (!summary_valid(buf, len, size)) {
+		free(buf);
+		return false;
+	}
+	while (pos < len) {
+		uint32_t off;
+		const uint8_t *rec = buf + pos + SL_SUMMARY_ENTRY_FIXED;
+		const char *why;
+
+		memcpy(&off, buf + pos, 4);
+		sl_rec_check_meta(rec, len - pos - SL_SUMMARY_ENTRY_FIXED, &h);
+		why = replay(sp, seg, rec, off, &h);
+		if (why)
+			sl_err("spool shard=%u: %s/%08x.idx: record at offset %u: %s; skipped",
+			       sp->shard, sp->dir, seg->seq, off, why);
+		pos += sl_align8(SL_SUMMARY_ENTRY_FIXED + SL_REC_HEADER_SIZE + h.meta_len);
+	}
+	free(buf);
+	return true;
 }
 
 static void cut_tail(struct sl_spool *sp, struct sl_segment *seg, uint64_t pos,
@@ -332,6 +422,13 @@ static int recover_segment(struct sl_spool *sp, uint32_t seq, bool verify_bodies
 		return -ENOMEM;
 	}
 	seg->has_header = seg->header_queued = true;
+	seg->sealed = true;
+	if (!verify_bodies && replay_summary(sp, seg, size)) {
+		munmap(map, size);
+		seg->end = seg->write_end = size;
+		sp->st.summaries_used++;
+		return 0;
+	}
 	end = scan(sp, seg, map, size, verify_bodies, &why);
 	munmap(map, size);
 	seg->end = seg->write_end = end;

@@ -24,6 +24,7 @@ enum sl_op {
 	SL_OP_BATCH = 1,
 	SL_OP_READ,
 	SL_OP_DELETE,
+	SL_OP_SUMMARY,
 };
 
 enum sl_seg_state {
@@ -48,9 +49,15 @@ struct sl_segment {
 	uint64_t write_end;	/* bytes given to batches, committed or not */
 	uint64_t live_msgs;
 	uint64_t live_bytes;
-	unsigned refs;		/* reads and rewrites in flight */
+	bool sealed;		/* the shard appends to a later segment now */
+	bool summary_started;	/* summary write submitted */
+	uint8_t *summary;	/* summary being built, header space first */
+	size_t summary_len, summary_cap;
+	uint32_t summary_count;
+	unsigned refs;		/* reads, rewrites and summary writes in flight */
 	unsigned rewrites;	/* rewrites in flight out of this segment */
 	char name[16];
+	char idx_name[16];	/* summary file name while deleting */
 };
 
 enum sl_req_kind {
@@ -103,6 +110,15 @@ enum sl_batch_phase {
 	SL_BATCH_DONE,		/* waiting for the batch before it */
 };
 
+/* A segment summary being written. */
+struct sl_summary_write {
+	uint8_t op;		/* SL_OP_SUMMARY */
+	int fd;
+	uint64_t len;
+	uint8_t *buf;
+	struct sl_segment *seg;
+};
+
 struct sl_batch {
 	uint8_t op;		/* SL_OP_BATCH */
 	uint8_t phase;		/* enum sl_batch_phase */
@@ -145,6 +161,7 @@ struct sl_spool {
 	unsigned batch_first, batch_count;
 	unsigned reads;		/* reads in flight */
 	unsigned deletes;	/* deletions in flight */
+	unsigned summaries;	/* summary writes in flight */
 	bool reclaim_due;
 	uint64_t rewrite_scan_ns;	/* when sl_reclaim() last walked the index */
 
@@ -167,6 +184,7 @@ struct sl_spool {
 
 /* spool.c */
 uint64_t sl_now_ns(void);
+bool sl_batch_uses(const struct sl_spool *sp, const struct sl_segment *seg);
 struct sl_segment *sl_seg_find(const struct sl_spool *sp, uint32_t seq);
 struct sl_segment *sl_seg_add(struct sl_spool *sp, uint32_t seq, int fd);
 void sl_seg_close_fds(struct sl_segment *seg);

@@ -505,6 +505,113 @@ static int batch_gather(struct sl_spool *sp, struct sl_batch *b)
 	return 0;
 }
 
+bool sl_batch_uses(const struct sl_spool *sp, const struct sl_segment *seg)
+{
+	for (unsigned i = 0; i < sp->batch_count; i++)
+		if (sp->batches[(sp->batch_first + i) % 2].seg == seg)
+			return true;
+	return false;
+}
+
+/* Add the committed records of batch b to its segment's summary. A
+ * segment whose summary could not be built simply gets none. */
+static void summary_add(struct sl_segment *seg, const struct sl_batch *b)
+{
+	for (const struct sl_req *req = b->head; req && !seg->summary_started; req = req->next) {
+		size_t entry = sl_align8(SL_SUMMARY_ENTRY_FIXED + req->head_len);
+		uint32_t off = (uint32_t)req->offset, zero = 0;
+
+		if (seg->summary_len + entry > seg->summary_cap) {
+			size_t cap = seg->summary_cap ? seg->summary_cap * 2 : 64 * 1024;
+			uint8_t *p;
+
+			while (cap < seg->summary_len + entry)
+				cap *= 2;
+			p = realloc(seg->summary, cap);
+			if (p == NULL) {
+				free(seg->summary);
+				seg->summary = NULL;
+				seg->summary_started = true;
+				return;
+			}
+			seg->summary = p;
+			seg->summary_cap = cap;
+			if (seg->summary_len == 0)
+				seg->summary_len = SL_SUMMARY_HEADER_SIZE;
+		}
+		memcpy(seg->summary + seg->summary_len, &off, 4);
+		memcpy(seg->summary + seg->summary_len + 4, &zero, 4);
+		memcpy(seg->summary + seg->summary_len + 8, req->head, req->head_len);
+		memset(seg->summary + seg->summary_len + 8 + req->head_len, 0,
+		       entry - SL_SUMMARY_ENTRY_FIXED - req->head_len);
+		seg->summary_len += entry;
+		seg->summary_count++;
+	}
+}
+
+/* Write the summary of a sealed segment once no batch writes to it.
+ * NOTE: the open(O_CREAT) runs on the owner thread, like a segment's. */
+static void summary_maybe_write(struct sl_spool *sp, struct sl_segment *seg)
+{
+	struct sl_summary_write *sw;
+	struct io_uring_sqe *sqe;
+	uint64_t covered = seg->end;
+	uint32_t crc, version = SL_SPOOL_FORMAT_VERSION, magic = SL_SUMMARY_MAGIC;
+	char name[24];
+	uint8_t *h;
+
+	if (!seg->sealed || seg->summary_started || seg->summary == NULL || sl_batch_uses(sp, seg))
+		return;
+	seg->summary_started = true;
+	sw = calloc(1, sizeof(*sw));
+	snprintf(name, sizeof(name), "%08x.idx", seg->seq);
+	if (sw == NULL || (sw->fd = openat(sp->dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+					     0600)) < 0 || (sqe = sl_get_sqe(sp)) == NULL) {
+		if (sw && sw->fd >= 0)
+			close(sw->fd);
+		free(sw);
+		free(seg->summary);
+		seg->summary = NULL;
+		return;
+	}
+	h = seg->summary;
+	crc = sl_crc32c(0, h + SL_SUMMARY_HEADER_SIZE, seg->summary_len - SL_SUMMARY_HEADER_SIZE);
+	memcpy(h, &magic, 4);
+	memcpy(h + 4, &version, 4);
+	memcpy(h + 8, &seg->seq, 4);
+	memcpy(h + 12, &seg->summary_count, 4);
+	memcpy(h + 16, &covered, 8);
+	memcpy(h + 24, &crc, 4);
+	crc = sl_crc32c(0, h, 28);
+	memcpy(h + 28, &crc, 4);
+	sw->op = SL_OP_SUMMARY;
+	sw->buf = seg->summary;
+	sw->len = seg->summary_len;
+	sw->seg = seg;
+	seg->summary = NULL;
+	io_uring_prep_write(sqe, sw->fd, sw->buf, (unsigned)sw->len, 0);
+	io_uring_sqe_set_data(sqe, sw);
+	seg->refs++;
+	sp->summaries++;
+}
+
+static void summary_done(struct sl_spool *sp, struct sl_summary_write *sw, int res)
+{
+	sw->seg->refs--;
+	sp->summaries--;
+	close(sw->fd);
+	if (res < 0 || (uint64_t)res != sw->len) {
+		char name[24];
+
+		/* Recovery scans the segment instead; an incomplete summary
+		 * fails its checksum anyway. */
+		snprintf(name, sizeof(name), "%08x.idx", sw->seg->seq);
+		unlinkat(sp->dir_fd, name, 0);
+	}
+	free(sw->buf);
+	free(sw);
+}
+
 /* Start a new segment when the next record does not fit the active one. */
 static int batch_pick_segment(struct sl_spool *sp)
 {
@@ -516,6 +623,8 @@ static int batch_pick_segment(struct sl_spool *sp)
 	seg = seg_create(sp, sp->active->seq + 1);
 	if (seg == NULL)
 		return -EIO;
+	sp->active->sealed = true;
+	summary_maybe_write(sp, sp->active);
 	sp->active = seg;
 	sp->reclaim_due = true;
 	return 0;
@@ -602,6 +711,7 @@ static void batch_start(struct sl_spool *sp)
 	b->err = 0;
 	b->phase = SL_BATCH_WRITING;
 	b->started_ns = precise_ns();
+	b->seg = NULL;
 	err = batch_pick_segment(sp);
 	b->seg = sp->active;
 	b->start = b->seg->write_end;
@@ -778,9 +888,11 @@ static void batch_retire(struct sl_spool *sp)
 		flush_latency_add(&sp->st, (precise_ns() - b->started_ns) / 1000);
 		sp->st.batches++;
 		sp->st.records += b->count;
+		summary_add(b->seg, b);
 		sp->batch_first = (sp->batch_first + 1) % 2;
 		sp->batch_count--;
 		batch_complete(sp, b, 0);
+		summary_maybe_write(sp, b->seg);
 	}
 }
 
@@ -937,6 +1049,9 @@ static int reap(struct sl_spool *sp)
 		case SL_OP_DELETE:
 			sl_reclaim_delete_done(sp, (struct sl_segment *)op, res);
 			break;
+		case SL_OP_SUMMARY:
+			summary_done(sp, (struct sl_summary_write *)op, res);
+			break;
 		}
 		n++;
 	}
@@ -966,7 +1081,7 @@ int sl_spool_poll(struct sl_spool *sp)
 bool sl_spool_busy(const struct sl_spool *sp)
 {
 	return sp->pending_head != NULL || sp->batch_count > 0 || sp->reads > 0 ||
-	       sp->deletes > 0 || io_uring_sq_ready(&sp->ring) > 0;
+	       sp->deletes > 0 || sp->summaries > 0 || io_uring_sq_ready(&sp->ring) > 0;
 }
 
 int sl_spool_event_fd(const struct sl_spool *sp)
@@ -1197,7 +1312,8 @@ void sl_spool_close(struct sl_spool *sp)
 	if (sp == NULL)
 		return;
 	sp->closing = true;
-	while (sp->ring_ok && (sp->batch_count > 0 || sp->reads > 0 || sp->deletes > 0)) {
+	while (sp->ring_ok && (sp->batch_count > 0 || sp->reads > 0 || sp->deletes > 0 ||
+			       sp->summaries > 0)) {
 		sl_spool_wait(sp, 1000);
 		reap(sp);
 	}
@@ -1218,6 +1334,7 @@ void sl_spool_close(struct sl_spool *sp)
 		close(sp->event_fd);
 	for (size_t i = 0; i < sp->nsegs; i++) {
 		sl_seg_close_fds(sp->segs[i]);
+		free(sp->segs[i]->summary);
 		free(sp->segs[i]);
 	}
 	free(sp->segs);

@@ -163,6 +163,7 @@ struct sl_spool_stats {
 	uint64_t messages_rewritten;	/* since open */
 	uint64_t recovered_messages;	/* found by sl_spool_open() */
 	uint64_t truncated_bytes;	/* torn or corrupt tail cut by sl_spool_open() */
+	uint64_t summaries_used;	/* segments sl_spool_open() read from summaries */
 	/* Group commit latency (first write submitted to flush completed):
 	 * bucket i counts batches of up to 2^(i/4) microseconds. */
 	uint32_t flush_us_hist[SL_SPOOL_FLUSH_BUCKETS];

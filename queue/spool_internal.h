@@ -48,6 +48,23 @@
 #define SL_REC_RCPT_FIXED 16u
 #define SL_NO_STRING 0xffffu
 
+/*
+ * Segment summary NAME.idx, written once a segment is sealed (the shard
+ * moved on to the next one): the headers and metadata of its records
+ * without the bodies, so that recovery reads far less. It is only a
+ * cache. Recovery uses it when its checksums match and it covers the
+ * whole segment file, and scans the segment otherwise.
+ *
+ *   header, 32 bytes: u32 SL_SUMMARY_MAGIC, u32 version, u32 seq,
+ *     u32 record count, u64 segment bytes covered, u32 CRC32C of the
+ *     entries, u32 CRC32C of the first 28 header bytes
+ *   per record: u32 offset in the segment, u32 zero, the record header
+ *     and metadata, zero padding to 8 bytes
+ */
+#define SL_SUMMARY_MAGIC 0x58494c53u	/* "SLIX" */
+#define SL_SUMMARY_HEADER_SIZE 32u
+#define SL_SUMMARY_ENTRY_FIXED 8u
+
 enum sl_rec_type {
 	SL_REC_SEGMENT = 1,
 	SL_REC_MESSAGE = 2,
@@ -109,6 +126,8 @@ void sl_rec_encode_state(uint8_t *buf, const struct sl_rec_state *s);
 /* Check magic, lengths against avail bytes and the header CRC. Returns 0,
  * -EAGAIN when avail is too short for the whole record, -EBADMSG. */
 int sl_rec_check(const uint8_t *rec, uint64_t avail, struct sl_rec_header *h);
+/* Like sl_rec_check() for the header and metadata only (no body). */
+int sl_rec_check_meta(const uint8_t *rec, uint64_t avail, struct sl_rec_header *h);
 int sl_rec_decode_segment(const uint8_t *meta, uint32_t len, struct sl_rec_segment *s);
 int sl_rec_decode_state(const uint8_t *meta, uint32_t len, struct sl_rec_state *s);
 /* Decode MESSAGE metadata into a new index entry (one allocation). */

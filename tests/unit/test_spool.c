@@ -672,6 +672,66 @@ static void state_segment_outlives_message_segment(void **state)
 	assert_null(sl_spool_find(f->sp, ids[2]));
 }
 
+/* Sealed segments get a summary; recovery replays it, and scans the
+ * segment instead when the summary is damaged. */
+static void summary_replay_matches_scan(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 40 };
+	struct result r[N] = { { 0 } };
+	char body[3000], path[600];
+	uint64_t ids[N], used;
+	struct sl_spool_stats st;
+	int fd;
+
+	f->cfg.segment_size = 64 * 1024;
+	open_shard(f);
+	fill_body(body, sizeof(body), 4);
+	for (int i = 0; i < N; i++) {
+		ids[i] = append(f, sizeof(body), 2, &r[i], body);
+		drain(f->sp);
+	}
+	for (int i = 0; i < N; i += 2)
+		sl_spool_set_state(f->sp, ids[i], 1, SL_SPOOL_RCPT_DEFERRED, 3, 1950000000, NULL, NULL);
+	drain(f->sp);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(r[i].err, 0);
+	/* More appends so that the segments above are not among the last two. */
+	for (int i = 0; i < 60; i++) {
+		append(f, sizeof(body), 1, &r[0], body);
+		drain(f->sp);
+	}
+
+	open_shard(f);
+	sl_spool_stats(f->sp, &st);
+	assert_true(st.summaries_used >= 2);
+	assert_int_equal(st.messages, N + 60);
+	for (int i = 0; i < N; i++) {
+		const struct sl_spool_message *m = sl_spool_find(f->sp, ids[i]);
+
+		assert_non_null(m);
+		assert_int_equal(m->rcpts[1].state, i % 2 ? SL_SPOOL_RCPT_PENDING : SL_SPOOL_RCPT_DEFERRED);
+		assert_int_equal(m->rcpts[1].attempts, i % 2 ? 0 : 3);
+	}
+	expect_body(f, ids[3], body, sizeof(body));
+	used = st.summaries_used;
+
+	/* Damage the first summary: that segment is scanned instead. */
+	snprintf(path, sizeof(path), "%s/00000001.idx", f->sp->dir);
+	sl_spool_close(f->sp);
+	f->sp = NULL;
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "X", 1, 100), 1);
+	close(fd);
+	open_shard(f);
+	sl_spool_stats(f->sp, &st);
+	assert_int_equal(st.summaries_used, used - 1);
+	assert_int_equal(st.messages, N + 60);
+	assert_non_null(sl_spool_find(f->sp, ids[0]));
+	assert_int_equal(sl_spool_find(f->sp, ids[0])->rcpts[1].attempts, 3);
+}
+
 static void crc_uses_hardware_path(void **state)
 {
 	(void)state;
@@ -699,6 +759,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reclaim_deletes_final_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(rewrite_moves_deferred_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(state_segment_outlives_message_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(summary_replay_matches_scan, setup, teardown),
 		cmocka_unit_test(crc_uses_hardware_path),
 	};
 
