@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "ctl/config/config.h"
 #include "ctl/config/config_sluiced.h"
+#include "dataplane/deliver.h"
 #include "dataplane/alloc.h"
 #include "dataplane/conn.h"
 #include "dataplane/smtp_server.h"
@@ -72,6 +73,8 @@ static int register_modules(void)
 		rc = sl_store_register();
 	if (rc == 0)
 		rc = sl_smtp_server_register();
+	if (rc == 0)
+		rc = sl_deliver_register();
 	return rc;
 }
 
@@ -87,6 +90,7 @@ static void serve(const struct sl_config_sluiced *c, const sigset_t *set)
 		if (sig == SIGHUP) {
 			if (open_log(c) == 0)
 				sl_info("log reopened");
+			sl_deliver_reopen_logs();
 		} else if (sig == SIGUSR1) {
 			sl_alloc_stats_log();
 		} else {

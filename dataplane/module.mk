@@ -13,8 +13,8 @@ DATAPLANE_ALLOC_LIBS := -ljemalloc
 EXTRA_CFLAGS_dataplane_alloc := -DSL_WITH_JEMALLOC
 endif
 
-DATAPLANE_LIBS := sluice_dataplane sluice_queue sluice_crypto sluice_config sluice_common
-DATAPLANE_LDLIBS := -luring -lisal -lfyaml -lssl -lcrypto -lpthread
+DATAPLANE_LIBS := sluice_deliver sluice_dataplane sluice_queue sluice_crypto sluice_config sluice_common
+DATAPLANE_LDLIBS := -lcares -luring -lisal -lfyaml -lssl -lcrypto -lpthread
 
 $(eval $(call add_library,sluice_dataplane,$(DATAPLANE_SRCS)))
 $(eval $(call add_program,sluiced,dataplane/main.c,$(DATAPLANE_LIBS),$(DATAPLANE_LDLIBS) $(DATAPLANE_ALLOC_LIBS)))

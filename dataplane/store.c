@@ -35,7 +35,38 @@ struct store {
 	unsigned rcpt_cap;
 };
 
+/* An append in flight: the caller's completion plus the worker for the
+ * commit hook. */
+struct pending {
+	struct sl_worker *w;
+	sl_store_done_fn *done;
+	void *arg;
+};
+
 static const struct sl_worker_module store_module;
+static sl_store_commit_fn *commit_hook;
+
+void sl_store_set_commit_hook(sl_store_commit_fn *fn)
+{
+	commit_hook = fn;
+}
+
+struct sl_spool *sl_store_spool(struct sl_worker *w)
+{
+	struct store *st = sl_worker_state(w, &store_module);
+
+	return st ? st->shard : NULL;
+}
+
+static void append_done(void *arg, uint64_t id, int err)
+{
+	struct pending *p = arg;
+
+	if (err == 0 && commit_hook)
+		commit_hook(p->w, id);
+	p->done(p->arg, id, err);
+	free(p);
+}
 
 const char *sl_store_smtp_reply(int err)
 {
@@ -67,7 +98,19 @@ int sl_store_append(struct sl_worker *w, const struct sl_store_envelope *env,
 		.rcpt_count = env->rcpt_count,
 	};
 	memcpy(senv.bodyhash, env->bodyhash, sizeof(senv.bodyhash));
-	return sl_spool_append(st->shard, &senv, iov, iovcnt, done, arg, id);
+	if (!commit_hook)
+		return sl_spool_append(st->shard, &senv, iov, iovcnt, done, arg, id);
+
+	struct pending *p = malloc(sizeof(*p));
+	int rc;
+
+	if (!p)
+		return -ENOMEM;
+	*p = (struct pending){ w, done, arg };
+	rc = sl_spool_append(st->shard, &senv, iov, iovcnt, append_done, p, id);
+	if (rc < 0)
+		free(p);
+	return rc;
 }
 
 static void spool_event(struct sl_worker *w, void *arg)

@@ -19,6 +19,7 @@
 #include "dataplane/smtp_parse.h"
 
 struct sl_worker;
+struct sl_spool;
 
 #define SL_STORE_BODYHASH_SIZE 64
 
@@ -52,5 +53,13 @@ int sl_store_append(struct sl_worker *worker, const struct sl_store_envelope *en
 		    uint64_t *id);
 /* The SMTP reply for a failed append, for example 452 4.3.1 for -ENOSPC. */
 const char *sl_store_smtp_reply(int err);
+
+/* The spool shard of worker, for delivery (NULL before the store's init). */
+struct sl_spool *sl_store_spool(struct sl_worker *worker);
+
+/* Called on the worker thread for each message made durable, before the
+ * append's own done callback; delivery queues the message from here. */
+typedef void sl_store_commit_fn(struct sl_worker *worker, uint64_t id);
+void sl_store_set_commit_hook(sl_store_commit_fn *fn);
 
 #endif

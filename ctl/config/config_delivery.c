@@ -47,7 +47,7 @@ static void delivery_defaults(void *data)
 {
 	struct sl_config_delivery *c = data;
 
-	c->enabled = true;
+	c->enabled = false;
 	c->resolver_timeout = 5000;
 	c->resolver_tries = 2;
 	c->negative_cache_ttl = 5 * MINUTE;

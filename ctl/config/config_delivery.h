@@ -9,7 +9,7 @@
 #include "ctl/config/config.h"
 
 struct sl_config_delivery {
-	bool enabled;                      /* false: accept and queue only */
+	bool enabled;                      /* default false: accept and queue only */
 	char *helo_name;                   /* NULL: the smtp section's hostname */
 	struct sl_config_strings routes;   /* "PATTERN HOST:PORT[,HOST:PORT...]" */
 	char *resolver;                    /* "ADDRESS:PORT"; NULL: /etc/resolv.conf */

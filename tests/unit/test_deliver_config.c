@@ -40,7 +40,7 @@ static void defaults_follow_rfc5321(void **s)
 	(void)s;
 	assert_non_null(cfg);
 	d = sl_config_delivery(cfg);
-	assert_true(d->enabled);
+	assert_false(d->enabled);
 	assert_int_equal(d->mx_port, 25);
 	assert_int_equal(d->greeting_timeout, 5 * 60 * 1000);
 	assert_int_equal(d->data_init_timeout, 2 * 60 * 1000);
