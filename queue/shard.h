@@ -119,6 +119,8 @@ struct sl_summary_write {
 	struct sl_segment *seg;
 };
 
+#define SL_MAX_BATCHES 4	/* group commits in flight per shard */
+
 struct sl_batch {
 	uint8_t op;		/* SL_OP_BATCH */
 	uint8_t phase;		/* enum sl_batch_phase */
@@ -157,7 +159,7 @@ struct sl_spool {
 
 	struct sl_req *pending_head, *pending_tail;
 	unsigned pending;
-	struct sl_batch batches[2];	/* ring of batches in flight */
+	struct sl_batch batches[SL_MAX_BATCHES];	/* ring of batches in flight */
 	unsigned batch_first, batch_count;
 	unsigned reads;		/* reads in flight */
 	unsigned deletes;	/* deletions in flight */

@@ -7,16 +7,16 @@
  * writes), after the folder was flushed when the batch created the
  * segment file, and after every earlier batch succeeded.
  *
- * Pipeline: at most two batches are in flight. Batch N+1 gathers the
- * records queued meanwhile and starts writing once batch N has finished
- * writing and waits for its flush, so writes overlap flushes. Callbacks
- * run in batch order.
+ * Pipeline: up to SL_MAX_BATCHES batches are in flight. Batch N+1
+ * gathers the records queued meanwhile and starts writing once batch N
+ * has finished writing and waits for its flush, so writes overlap
+ * flushes. Callbacks run in batch order.
  *
  * A batch writes one contiguous range of one segment with as few writev
  * operations as WRITE_CHUNK allows. When a batch fails, the segment is
  * cut back to where the batch started, once no write is in flight, so no
  * record of the failed batch can reappear at recovery. Every record of it,
- * and of the batch after it, reports the error (-ENOSPC for a full disk,
+ * and of the batches after it, reports the error (-ENOSPC for a full disk,
  * -EIO otherwise).
  *
  * State records update the index when they are queued (the delivery
@@ -458,12 +458,18 @@ static struct sl_batch *batch_oldest(struct sl_spool *sp)
 	return &sp->batches[sp->batch_first];
 }
 
-/* True when a new batch may start: none in flight, or the one in flight
- * has finished writing and waits for its flush. */
-static bool batch_can_start(const struct sl_spool *sp)
+/* True when a new batch may start: none in flight, or fewer than
+ * SL_MAX_BATCHES and the newest has finished writing. */
+static struct sl_batch *batch_at(struct sl_spool *sp, unsigned i)
+{
+	return &sp->batches[(sp->batch_first + i) % SL_MAX_BATCHES];
+}
+
+static bool batch_can_start(struct sl_spool *sp)
 {
 	return sp->batch_count == 0 ||
-	       (sp->batch_count == 1 && sp->batches[sp->batch_first].phase != SL_BATCH_WRITING);
+	       (sp->batch_count < SL_MAX_BATCHES &&
+		batch_at(sp, sp->batch_count - 1)->phase != SL_BATCH_WRITING);
 }
 
 /* Take pending records that fit in the active segment into batch b. */
@@ -508,7 +514,7 @@ static int batch_gather(struct sl_spool *sp, struct sl_batch *b)
 bool sl_batch_uses(const struct sl_spool *sp, const struct sl_segment *seg)
 {
 	for (unsigned i = 0; i < sp->batch_count; i++)
-		if (sp->batches[(sp->batch_first + i) % 2].seg == seg)
+		if (sp->batches[(sp->batch_first + i) % SL_MAX_BATCHES].seg == seg)
 			return true;
 	return false;
 }
@@ -698,7 +704,7 @@ static void batch_take_all(struct sl_spool *sp, struct sl_batch *b)
 /* Form the next batch from the pending records and submit its writes. */
 static void batch_start(struct sl_spool *sp)
 {
-	struct sl_batch *b = &sp->batches[(sp->batch_first + sp->batch_count) % 2];
+	struct sl_batch *b = batch_at(sp, sp->batch_count);
 	int err;
 
 	sp->batch_count++;
@@ -842,26 +848,27 @@ static int batch_error(int err)
 }
 
 /*
- * Fail every batch in flight once all of them are done: a later batch
+ * Fail every batch in flight once all of them are done: later batches
  * wrote after the failed one, and cutting the file back to the failed
- * batch's start removes its records too. Cut the newest first.
+ * batch's start removes their records too. Cut the newest first.
  */
 static void batch_fail_all(struct sl_spool *sp, int err)
 {
 	struct sl_batch *old = batch_oldest(sp);
-	struct sl_batch *young = sp->batch_count == 2 ? &sp->batches[(sp->batch_first + 1) % 2] : NULL;
+	struct sl_batch *failed[SL_MAX_BATCHES];
+	unsigned n = sp->batch_count;
 
 	sl_err("spool shard=%u: group commit of %u records to %s/%s at offset %llu failed: %s",
 	       sp->shard, old->count, sp->dir, old->seg->name,
 	       (unsigned long long)old->start, strerror(-err));
-	if (young)
-		batch_cut(sp, young);
-	batch_cut(sp, old);
+	for (unsigned i = 0; i < n; i++)
+		failed[i] = batch_at(sp, i);
+	for (unsigned i = n; i-- > 0; )
+		batch_cut(sp, failed[i]);
+	sp->batch_first = (sp->batch_first + n) % SL_MAX_BATCHES;
 	sp->batch_count = 0;
-	sp->batch_first = (sp->batch_first + (young ? 2 : 1)) % 2;
-	batch_complete(sp, old, err);
-	if (young)
-		batch_complete(sp, young, err);
+	for (unsigned i = 0; i < n; i++)
+		batch_complete(sp, failed[i], err);
 }
 
 /* Complete finished batches in order. */
@@ -869,18 +876,21 @@ static void batch_retire(struct sl_spool *sp)
 {
 	while (sp->batch_count > 0) {
 		struct sl_batch *b = batch_oldest(sp);
+		bool writing = false;
 
 		if (b->phase != SL_BATCH_DONE)
 			return;
 		if (b->err) {
-			struct sl_batch *young = sp->batch_count == 2 ?
-				&sp->batches[(sp->batch_first + 1) % 2] : NULL;
+			/* The later batches' records sit after the failed ones. */
+			for (unsigned i = 1; i < sp->batch_count; i++) {
+				struct sl_batch *young = batch_at(sp, i);
 
-			if (young && young->err == 0)
-				young->err = b->err;	/* its records sit after the failed ones */
-			if (young && young->phase != SL_BATCH_DONE)
-				return;			/* cut only when no write is in flight */
-			batch_fail_all(sp, batch_error(b->err));
+				if (young->err == 0)
+					young->err = b->err;
+				writing |= young->phase != SL_BATCH_DONE;
+			}
+			if (!writing)	/* cut only when no write is in flight */
+				batch_fail_all(sp, batch_error(b->err));
 			return;
 		}
 		b->seg->end = b->start + b->len;
@@ -889,7 +899,7 @@ static void batch_retire(struct sl_spool *sp)
 		sp->st.batches++;
 		sp->st.records += b->count;
 		summary_add(b->seg, b);
-		sp->batch_first = (sp->batch_first + 1) % 2;
+		sp->batch_first = (sp->batch_first + 1) % SL_MAX_BATCHES;
 		sp->batch_count--;
 		batch_complete(sp, b, 0);
 		summary_maybe_write(sp, b->seg);
@@ -1281,7 +1291,8 @@ int sl_spool_open(const struct sl_spool_config *cfg, unsigned shard_index,
 	sp->cfg = *cfg;
 	sp->shard = shard_index;
 	sp->dir_fd = sp->event_fd = sp->lock_fd = -1;
-	sp->batches[0].op = sp->batches[1].op = SL_OP_BATCH;
+	for (unsigned i = 0; i < SL_MAX_BATCHES; i++)
+		sp->batches[i].op = SL_OP_BATCH;
 	sp->next_id = 1;
 
 	err = sl_index_init(&sp->index);
@@ -1338,8 +1349,8 @@ void sl_spool_close(struct sl_spool *sp)
 		free(sp->segs[i]);
 	}
 	free(sp->segs);
-	free(sp->batches[0].iov);
-	free(sp->batches[1].iov);
+	for (unsigned i = 0; i < SL_MAX_BATCHES; i++)
+		free(sp->batches[i].iov);
 	sl_index_free(&sp->index);
 	if (sp->dir_fd >= 0)
 		close(sp->dir_fd);
