@@ -21,10 +21,12 @@
  *     input and every chunk split, so the two can be mixed chunk by chunk.
  *   - It may read only in[0..len) and must write only through the sink
  *     functions below (sl_sink_put, sl_sink_crlf).
- *   - The state fields are the whole carry: cr (the previous chunk ended
- *     in CR), crlf (line ends seen but not yet written, because trailing
- *     empty lines are dropped), wsp (relaxed only: whitespace seen but not
- *     yet written) and any (a non-empty line has been written).
+ *   - The state fields are the whole carry between chunks:
+ *       cr    the previous chunk ended in CR
+ *       crlf  line ends seen but not yet written, because trailing empty
+ *             lines are dropped
+ *       wsp   whitespace seen but not yet written (relaxed only)
+ *       any   a non-empty line has been written
  *
  * Limits: the header functions work on one complete header field at a
  * time (name, colon, value, folded lines), not on chunks.
@@ -94,7 +96,7 @@ void sl_canon_body_relaxed_end(struct sl_canon_body *st, struct sl_sink *out);
 /*
  * Header canonicalization of one whole field (name ':' value, with its
  * folded lines, without the final line end). The simple form writes the
- * field unchanged with CRLF line ends; the relaxed form lowercases the
+ * field unchanged with CRLF line ends. The relaxed form lowercases the
  * name, unfolds, turns whitespace runs into one SP and drops whitespace
  * around the colon and at the end. Both end the field with CRLF unless
  * crlf is 0 (the DKIM-Signature field being signed has none).

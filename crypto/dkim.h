@@ -166,13 +166,13 @@ struct sl_dkim_out {
 void sl_dkim_out_free(struct sl_dkim_out *out);
 
 /*
- * Sign one message. headers/hlen is the header block (every header field
- * with its line ends, up to but not including the empty line; bare LF
- * line ends are accepted). bh must hold the body hash for each signer's
+ * Sign one message. headers/hlen is the header block: every header field
+ * with its line ends, up to but not including the empty line. Bare LF
+ * line ends are accepted. bh must hold the body hash for each signer's
  * body canonicalization. now is the signing time (t=), in seconds since
- * the epoch. out receives the DKIM-Signature fields, one per signer in
- * signer order, each folded under 78 columns and ending in CRLF, to be
- * written before the message. out->len is reset first.
+ * the epoch. out receives the DKIM-Signature fields to write before the
+ * message, one per signer in signer order. Each is folded under 78
+ * columns and ends in CRLF. out->len is reset first.
  */
 int sl_dkim_sign(const struct sl_dkim_signer *signers, size_t nsigners,
 		 const void *headers, size_t hlen, const struct sl_dkim_bodyhash *bh,
@@ -207,9 +207,9 @@ void sl_dkim_thread_cleanup(void);
 /*
  * DNS TXT lookup for NAME (for example "sel._domainkey.example.com").
  * Writes the record text (multiple strings joined without separator)
- * into txt and returns its length; returns -ENOENT when the name or
- * record does not exist (permerror) and any other negative value for a
- * temporary failure (temperror).
+ * into txt and returns its length. Returns -ENOENT when the name or
+ * record does not exist, which the verifier reports as permerror. Any
+ * other negative value is a temporary failure (temperror).
  */
 typedef int (*sl_dkim_dns_fn)(void *arg, const char *name, char *txt, size_t cap);
 

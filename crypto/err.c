@@ -73,6 +73,11 @@ int sl_crypto_ossl_fail(struct sl_dkim_err *err, const char *call, const char *f
 	return ossl_drain(err);
 }
 
+void sl_crypto_ossl_clear(void)
+{
+	ERR_clear_error();
+}
+
 int sl_crypto_ossl_check(int ok, struct sl_dkim_err *err, const char *call)
 {
 	if (ok == 1)

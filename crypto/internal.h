@@ -30,6 +30,8 @@ int sl_crypto_ossl_fail(struct sl_dkim_err *err, const char *call, const char *f
  * -EPROTO (-ENOMEM when OpenSSL ran out of memory), naming the call in err.
  */
 int sl_crypto_ossl_check(int ok, struct sl_dkim_err *err, const char *call);
+/* Drop queued OpenSSL errors after a failure that was expected and handled. */
+void sl_crypto_ossl_clear(void);
 
 /* err.c: the SHA-256 EVP_MD, fetched once per process. */
 const EVP_MD *sl_crypto_sha256(void);

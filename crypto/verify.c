@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/err.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -62,7 +61,7 @@ static int is_digit(char c)
 }
 
 /* Parse "tag=value; tag=value[;]" (RFC 6376 section 3.2). */
-static int taglist_parse(struct taglist *tl, const char *s, size_t len, const char **why)
+static int taglist_parse(struct taglist *tl, const char *s, size_t len, const char **problem)
 {
 	size_t i = 0, k;
 
@@ -75,12 +74,12 @@ static int taglist_parse(struct taglist *tl, const char *s, size_t len, const ch
 		if (i == len)
 			break;
 		if (tl->n == MAX_TAGS) {
-			*why = "too many tags";
+			*problem = "too many tags";
 			return -1;
 		}
 		t = &tl->t[tl->n];
 		if (!is_alpha(s[i])) {
-			*why = "tag name does not start with a letter";
+			*problem = "tag name does not start with a letter";
 			return -1;
 		}
 		t->name = s + i;
@@ -90,7 +89,7 @@ static int taglist_parse(struct taglist *tl, const char *s, size_t len, const ch
 		while (i < len && is_fws(s[i]))
 			i++;
 		if (i == len || s[i] != '=') {
-			*why = "tag without '='";
+			*problem = "tag without '='";
 			return -1;
 		}
 		i++;
@@ -109,7 +108,7 @@ static int taglist_parse(struct taglist *tl, const char *s, size_t len, const ch
 		for (k = 0; k < tl->n; k++) {
 			if (tl->t[k].name_len == t->name_len &&
 			    memcmp(tl->t[k].name, t->name, t->name_len) == 0) {
-				*why = "duplicate tag";
+				*problem = "duplicate tag";
 				return -1;
 			}
 		}
@@ -335,7 +334,7 @@ static EVP_PKEY *fetch_key(struct sig *sg, const struct vctx *v, struct sl_dkim_
 	char name[600], *txt;
 	struct taglist kt;
 	const struct tag *k, *p, *kh, *ks, *kf;
-	const char *why = NULL;
+	const char *problem = NULL;
 	uint8_t der[2048];
 	const uint8_t *dp = der;
 	EVP_PKEY *pkey = NULL;
@@ -357,8 +356,8 @@ static EVP_PKEY *fetch_key(struct sig *sg, const struct vctx *v, struct sl_dkim_
 		result(r, SL_DKIM_TEMPERROR, "key lookup for %s failed", name);
 		goto out;
 	}
-	if (taglist_parse(&kt, txt, (size_t)len, &why) < 0) {
-		result(r, SL_DKIM_PERMERROR, "key record syntax: %s", why);
+	if (taglist_parse(&kt, txt, (size_t)len, &problem) < 0) {
+		result(r, SL_DKIM_PERMERROR, "key record syntax: %s", problem);
 		goto out;
 	}
 	k = tag_get(&kt, "k");
@@ -427,7 +426,8 @@ static EVP_PKEY *fetch_key(struct sig *sg, const struct vctx *v, struct sl_dkim_
 			goto out;
 		}
 	}
-	ERR_clear_error();
+	/* A failed d2i_PUBKEY before a good d2i_PublicKey leaves errors queued. */
+	sl_crypto_ossl_clear();
 	if (!pkey)
 		result(r, SL_DKIM_PERMERROR, "key p= is not a valid %s public key",
 		       sg->type == SL_DKIM_KEY_RSA ? "RSA" : "Ed25519");
@@ -439,7 +439,7 @@ out:
 
 /* Compute the body hash for the signature's c= and l=. */
 static int body_hash(const struct sig *sg, const struct vctx *v, uint8_t out[32],
-		     const char **why)
+		     const char **problem)
 {
 	struct sl_canon_body st;
 	struct sl_sink sink;
@@ -455,17 +455,17 @@ static int body_hash(const struct sig *sg, const struct vctx *v, uint8_t out[32]
 		sl_canon_body_simple_end(&st, &sink);
 	}
 	if (sl_sink_flush(&sink) < 0) {
-		*why = "out of memory";
+		*problem = "out of memory";
 		rc = -1;
 	} else if (sg->has_l && sg->l > sink.mem_len) {
-		*why = "l= is longer than the body";
+		*problem = "l= is longer than the body";
 		rc = -1;
 	} else {
 		size_t n = sg->has_l ? (size_t)sg->l : sink.mem_len;
 
 		if (EVP_Digest(sink.mem ? sink.mem : (const uint8_t *)"", n, out, NULL,
 			       sl_crypto_sha256(), NULL) != 1) {
-			*why = "EVP_Digest failed";
+			*problem = "EVP_Digest failed";
 			rc = -1;
 		}
 	}
@@ -533,35 +533,50 @@ out:
 	return rc;
 }
 
+/* Returns 0 when sig is a valid signature of digest, else a negative errno. */
 static int check_signature(EVP_PKEY *pkey, enum sl_dkim_keytype type,
 			   const uint8_t digest[32], const uint8_t *sig, size_t siglen)
 {
-	int ok = 0;
+	int rc;
 
 	if (type == SL_DKIM_KEY_ED25519) {
 		EVP_MD_CTX *m = EVP_MD_CTX_new();
 
-		ok = m && EVP_DigestVerifyInit_ex(m, NULL, NULL, NULL, NULL, pkey, NULL) == 1 &&
-		     EVP_DigestVerify(m, sig, siglen, digest, 32) == 1;
+		rc = sl_crypto_ossl_check(m != NULL, NULL, "EVP_MD_CTX_new");
+		if (rc == 0)
+			rc = sl_crypto_ossl_check(EVP_DigestVerifyInit_ex(m, NULL, NULL, NULL, NULL,
+									  pkey, NULL),
+						  NULL, "EVP_DigestVerifyInit_ex");
+		if (rc == 0)
+			rc = sl_crypto_ossl_check(EVP_DigestVerify(m, sig, siglen, digest, 32), NULL,
+						  "EVP_DigestVerify");
 		EVP_MD_CTX_free(m);
-	} else {
-		EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
-
-		ok = pc && EVP_PKEY_verify_init(pc) == 1 &&
-		     EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) > 0 &&
-		     EVP_PKEY_CTX_set_signature_md(pc, sl_crypto_sha256()) > 0 &&
-		     EVP_PKEY_verify(pc, sig, siglen, digest, 32) == 1;
-		EVP_PKEY_CTX_free(pc);
+		return rc;
 	}
-	ERR_clear_error();
-	return ok;
+
+	EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+
+	rc = sl_crypto_ossl_check(pc != NULL, NULL, "EVP_PKEY_CTX_new_from_pkey");
+	if (rc == 0)
+		rc = sl_crypto_ossl_check(EVP_PKEY_verify_init(pc), NULL, "EVP_PKEY_verify_init");
+	if (rc == 0)
+		rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) > 0,
+					  NULL, "EVP_PKEY_CTX_set_rsa_padding");
+	if (rc == 0)
+		rc = sl_crypto_ossl_check(EVP_PKEY_CTX_set_signature_md(pc, sl_crypto_sha256()) > 0,
+					  NULL, "EVP_PKEY_CTX_set_signature_md");
+	if (rc == 0)
+		rc = sl_crypto_ossl_check(EVP_PKEY_verify(pc, sig, siglen, digest, 32), NULL,
+					  "EVP_PKEY_verify");
+	EVP_PKEY_CTX_free(pc);
+	return rc;
 }
 
 static void verify_one(const struct vctx *v, const struct sl_hfield *sf,
 		       struct sl_dkim_result *r)
 {
 	struct sig sg;
-	const char *val = memchr(sf->p, ':', sf->len), *why = NULL;
+	const char *val = memchr(sf->p, ':', sf->len), *problem = NULL;
 	uint8_t bh[32], want_bh[64], digest[32], sigbytes[1024];
 	long n, sn;
 	EVP_PKEY *pkey;
@@ -570,8 +585,8 @@ static void verify_one(const struct vctx *v, const struct sl_hfield *sf,
 	memset(&sg, 0, sizeof(sg));
 	val++;
 	if (taglist_parse(&sg.tags, val, sf->len - (size_t)((const uint8_t *)val - sf->p),
-			  &why) < 0) {
-		result(r, SL_DKIM_PERMERROR, "signature tag list: %s", why);
+			  &problem) < 0) {
+		result(r, SL_DKIM_PERMERROR, "signature tag list: %s", problem);
 		return;
 	}
 	sg.d = tag_get(&sg.tags, "d");
@@ -594,13 +609,13 @@ static void verify_one(const struct vctx *v, const struct sl_hfield *sf,
 	pkey = fetch_key(&sg, v, r);
 	if (!pkey)
 		return;
-	if (body_hash(&sg, v, bh, &why) < 0) {
-		result(r, SL_DKIM_PERMERROR, "body hash: %s", why);
+	if (body_hash(&sg, v, bh, &problem) < 0) {
+		result(r, SL_DKIM_PERMERROR, "body hash: %s", problem);
 	} else if (memcmp(bh, want_bh, 32) != 0) {
 		result(r, SL_DKIM_FAIL, "body hash mismatch");
 	} else if (header_hash(&sg, v, sf, digest) < 0) {
 		result(r, SL_DKIM_TEMPERROR, "header hash failed (out of memory)");
-	} else if (!check_signature(pkey, sg.type, digest, sigbytes, (size_t)sn)) {
+	} else if (check_signature(pkey, sg.type, digest, sigbytes, (size_t)sn) < 0) {
 		result(r, SL_DKIM_FAIL, "signature did not verify");
 	} else {
 		result(r, SL_DKIM_PASS, "good signature");

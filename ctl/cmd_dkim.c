@@ -14,7 +14,7 @@
  * and the line. verify exits 0 when at least one signature passes, 1
  * otherwise.
  *
- * verify without --dns-file asks the system resolver (res_query).
+ * verify without --dns-file queries the system resolver (res_query).
  */
 #include <arpa/nameser.h>
 #include <errno.h>
@@ -240,7 +240,8 @@ static int sign_parse(int argc, char **argv, struct sign_opts *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sluicectl dkim sign: unexpected argument \"%s\"\n", argv[optind]);
+		fprintf(stderr, "sluicectl dkim sign: unexpected argument \"%s\" (the message is read "
+			"from stdin)\n", argv[optind]);
 		return -1;
 	}
 	if (o->n == 0) {
@@ -622,7 +623,7 @@ int sl_ctl_cmd_dkim(int argc, char **argv)
 		dkim_usage(stdout);
 		return SL_CTL_EXIT_OK;
 	}
-	fprintf(stderr, "sluicectl dkim: unknown subcommand \"%s\"\n", argv[1]);
+	fprintf(stderr, "sluicectl dkim: unknown subcommand \"%s\": use sign, verify or keygen\n", argv[1]);
 	dkim_usage(stderr);
 	return SL_CTL_EXIT_USAGE;
 }

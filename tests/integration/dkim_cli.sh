@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# sluicectl dkim: keygen, sign and verify round trips, dkimpy as an
-# independent verifier of a few sluicectl signatures, and bad input: each
-# case checks the exact exit status and that the message names the problem
-# (and the line, where there is one). Everything runs offline on files in
-# a private temporary folder.
+# sluicectl dkim: keygen, sign and verify round trips, with dkimpy as an
+# independent verifier of a few sluicectl signatures, then bad input.
+# Each bad-input case checks the exact exit status and that the message
+# names the problem, and the line where there is one. Everything runs
+# offline on files in a private temporary folder.
 . "$(dirname "$0")/../lib.sh"
 
 CTL=$BIN/sluicectl
