@@ -623,7 +623,8 @@ int sl_ctl_cmd_dkim(int argc, char **argv)
 		dkim_usage(stdout);
 		return SL_CTL_EXIT_OK;
 	}
-	fprintf(stderr, "sluicectl dkim: unknown subcommand \"%s\": use sign, verify or keygen\n", argv[1]);
+	fprintf(stderr, "sluicectl dkim: unknown subcommand \"%s\": use sign, verify or keygen\n",
+		argv[1]);
 	dkim_usage(stderr);
 	return SL_CTL_EXIT_USAGE;
 }

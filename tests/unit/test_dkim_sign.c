@@ -614,6 +614,45 @@ static void key_replacement_signs_with_new_key(void **state)
 	}
 }
 
+/* Random header blocks and h= lists either sign or fail cleanly. */
+static void random_headers_never_crash(void **state)
+{
+	static const char pool[] = "FromToSubject:: \t\r\n;=abc\xc3\xa9";
+	struct sl_dkim_signer s[2] = { signer(ed_key, "ed"), signer(rsa_key, "rsa") };
+	struct sl_dkim_bodyhash bh;
+	struct sl_dkim_out out = { 0 };
+	struct sl_dkim_err err;
+	char headers[400], list[40];
+	unsigned seed = 7;
+	int round;
+
+	(void)state;
+	assert_int_equal(sl_dkim_body_hash("", 0, SL_DKIM_BODY_RELAXED | SL_DKIM_BODY_SIMPLE, &bh,
+					   &err), 0);
+	for (round = 0; round < 3000; round++) {
+		size_t len = (size_t)(rand_r(&seed) % sizeof(headers)), i;
+		size_t llen = (size_t)(rand_r(&seed) % (sizeof(list) - 1));
+		int rc;
+
+		for (i = 0; i < len; i++)
+			headers[i] = pool[rand_r(&seed) % (sizeof(pool) - 1)];
+		if (round % 2 && len > 10)
+			memcpy(headers, "From: a\r\n", 9);
+		for (i = 0; i < llen; i++)
+			list[i] = pool[rand_r(&seed) % (sizeof(pool) - 1)];
+		list[llen] = '\0';
+		s[0].headers = round % 3 ? NULL : list;
+		s[1].header_canon = (enum sl_dkim_canon)(round % 2);
+		rc = sl_dkim_sign(s, 1 + (size_t)(round % 2 == 0 && round % 7 == 0), headers, len,
+				  &bh, NOW, &out, &err);
+		if (rc == 0)
+			assert_true(out.len > 0);
+		else
+			assert_true(rc < 0 && err.msg[0] != '\0');
+	}
+	sl_dkim_out_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +678,7 @@ int main(void)
 		cmocka_unit_test(batch_signs_each_job),
 		cmocka_unit_test(output_buffer_reused),
 		cmocka_unit_test(key_replacement_signs_with_new_key),
+		cmocka_unit_test(random_headers_never_crash),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
