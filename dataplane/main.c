@@ -29,6 +29,7 @@
 #include "dataplane/deliver.h"
 #include "dataplane/alloc.h"
 #include "dataplane/conn.h"
+#include "dataplane/ctl_link.h"
 #include "dataplane/smtp_server.h"
 #include "dataplane/store.h"
 #include "dataplane/worker.h"
@@ -75,6 +76,8 @@ static int register_modules(void)
 		rc = sl_smtp_server_register();
 	if (rc == 0)
 		rc = sl_deliver_register();
+	if (rc == 0)
+		rc = sl_sluiced_ctl_register();
 	return rc;
 }
 
@@ -167,9 +170,13 @@ int main(int argc, char **argv)
 	}
 	sl_info("started workers=%u config=%s allocator=%s", sl_workers_count(), path,
 		sl_alloc_name());
+	/* Without the counters or the link sluiced still delivers, so a
+	 * failure here is logged (by the callee) and not fatal. */
+	sl_sluiced_ctl_start(cfg, sl_workers_count());
 	serve(c, &set);
 	sl_workers_stop();
 	rc = sl_workers_join();
+	sl_sluiced_ctl_stop();
 	if (c->pid_file)
 		unlink(c->pid_file);
 	sl_info("stopped");

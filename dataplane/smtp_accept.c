@@ -31,6 +31,7 @@
 #include "ctl/config/config_smtp.h"
 #include "dataplane/smtp_session.h"
 #include "dataplane/bodyhash.h"
+#include "dataplane/ctl_link.h"
 #include "dataplane/store.h"
 
 static const char *content_error(unsigned flags)
@@ -118,9 +119,12 @@ static void log_accepted(struct session *s, uint64_t id)
 static void commit_done(void *arg, uint64_t id, int err)
 {
 	struct session *s = arg;
+	struct sl_shm_worker *counters = sl_sluiced_counters(s->srv->worker);
 
 	if (err == 0)
 		log_accepted(s, id);
+	if (err == 0 && counters)
+		atomic_fetch_add_explicit(&counters->injected, 1, memory_order_relaxed);
 	if (s->closed) {
 		if (err == 0)
 			sl_warn("id=%016" PRIx64 " client=%s disconnected before its 250 reply, "
