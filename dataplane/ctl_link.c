@@ -83,7 +83,7 @@ void sl_sluiced_ctl_stop(void)
 	struct sl_ctl_link *link = atomic_exchange(&link_ptr, NULL);
 	struct sl_shm *shm = atomic_exchange(&shm_ptr, NULL);
 
-	/* Called after the workers joined, so no worker holds a snapshot. */
+	/* Called after the workers joined, so no worker has a snapshot pointer. */
 	sl_ctl_link_stop(link);
 	if (shm) {
 		/* Another sluiced may have replaced the name since; remove it

@@ -238,7 +238,11 @@ static int by_depth(const void *a, const void *b)
 	json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "depth"));
 	json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "depth"));
 
-	return x < y ? 1 : x > y ? -1 : 0;
+	if (x < y)
+		return 1;
+	if (x > y)
+		return -1;
+	return 0;
 }
 
 static json_t *sorted_by_depth(json_t *list, size_t limit)

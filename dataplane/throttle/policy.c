@@ -677,7 +677,12 @@ sl_policy_match_backoff(const struct sl_resolved *resolved, int code,
 static json_t *rate_to_json(const struct sl_rate *rate)
 {
 	char text[32];
-	char unit = rate->period_s == 1 ? 's' : rate->period_s == 60 ? 'm' : 'h';
+	char unit = 'h';
+
+	if (rate->period_s == 1)
+		unit = 's';
+	else if (rate->period_s == 60)
+		unit = 'm';
 
 	snprintf(text, sizeof(text), "%u/%c", rate->count, unit);
 	return json_string(text);

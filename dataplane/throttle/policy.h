@@ -136,7 +136,7 @@ void sl_policy_rule_key(const struct sl_policy_rule *rule, const char *domain,
 /*
  * Finds the first backoff rule of the resolved policy that matches the
  * reply CODE and TEXT (the whole reply, enhanced code included). Returns
- * NULL when none matches; *owner is set to the rule that holds it.
+ * NULL when none matches; *owner is set to the rule that contains it.
  */
 const struct sl_backoff_rule *
 sl_policy_match_backoff(const struct sl_resolved *resolved, int code,

@@ -143,7 +143,7 @@ check_eq "top workers and first destination" "2 big.test" \
 "$BIN/sluicectl" top --iterations 2 >"$T/top.txt"
 check "top table has a worker row" grep -qE '^1 +0\.0 +0\.0 +1 ' "$T/top.txt"
 
-# sluiced gone: metrics say so.
+# Without sluiced, sluice_up is 0.
 kill $WRITER
 wait $WRITER 2>/dev/null
 $PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$PORT/metrics', timeout=10).read().decode())" >"$T/metrics"

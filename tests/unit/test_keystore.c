@@ -185,7 +185,7 @@ static void rotate_on_command(void **state)
 	/* Dual signing: an RSA and an Ed25519 key, both active. */
 	assert_int_equal(sl_keystore_generate(&f->ks, "example.com", "r1", rsa, NOW, NULL, f->err, sizeof(f->err)), 0);
 	assert_int_equal(sl_keystore_generate(&f->ks, "example.com", "e1", ed, NOW, NULL, f->err, sizeof(f->err)), 0);
-	/* With two algorithms active, rotate needs to be told which. */
+	/* With two algorithms active, rotate needs an explicit algorithm. */
 	assert_int_equal(sl_keystore_rotate(&f->ks, "example.com", "x", same, false, NOW, NULL, f->err, sizeof(f->err)), -EINVAL);
 	assert_non_null(strstr(f->err, "algorithm: missing"));
 	/* Rotating the Ed25519 key leaves the RSA key active. */

@@ -1,5 +1,5 @@
 /*
- * link_probe - stands in for sluiced's link thread in the ctl tests: it
+ * link_probe - replaces sluiced's link thread in the ctl tests: it
  * runs the real receiver (dataplane/ctllink) against sluice-ctld's link
  * socket and prints one line per snapshot it publishes:
  *

@@ -1,5 +1,5 @@
 /*
- * shm_writer - stands in for sluiced's counters in the ctl tests: it
+ * shm_writer - replaces sluiced's counters in the ctl tests: it
  * creates the shared-memory segment NAME, fills it with the fixed values
  * below, prints "ready" and waits until it is killed, so that
  * sluice-ctld sees a live writer.
