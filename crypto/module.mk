@@ -8,5 +8,5 @@ $(eval $(call add_library,sluice_crypto,$(CRYPTO_SRCS)))
 DKIM_TEST_LIBS := sluice_crypto sluice_common
 $(eval $(call add_unit_test,test_dkim_canon,tests/unit/test_dkim_canon.c,$(DKIM_TEST_LIBS),-lcrypto))
 $(eval $(call add_unit_test,test_dkim_vectors,tests/unit/test_dkim_vectors.c,$(DKIM_TEST_LIBS),-lcrypto))
-$(eval $(call add_unit_test,test_dkim_sign,tests/unit/test_dkim_sign.c,$(DKIM_TEST_LIBS),-lcrypto))
+$(eval $(call add_unit_test,test_dkim_sign,tests/unit/test_dkim_sign.c,$(DKIM_TEST_LIBS),-lcrypto -lpthread))
 $(eval $(call add_unit_test,test_dkim_verify,tests/unit/test_dkim_verify.c,$(DKIM_TEST_LIBS),-lcrypto))

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -653,6 +654,61 @@ static void random_headers_never_crash(void **state)
 	sl_dkim_out_free(&out);
 }
 
+struct thread_job {
+	int failures;
+	int seed;
+};
+
+/* Sign and verify in a loop with the shared keys; count failures. */
+static void *sign_thread(void *arg)
+{
+	struct thread_job *job = arg;
+	struct sl_dkim_signer s[2] = { signer(rsa_key, "rsa"), signer(ed_key, "ed") };
+	struct sl_dkim_bodyhash bh;
+	struct sl_dkim_out out = { 0 };
+	struct sl_dkim_err err;
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		char headers[128], msg[4096];
+		struct sl_dkim_result r[2];
+		size_t n = 0;
+		int len = snprintf(headers, sizeof(headers),
+				   "From: t%d@example.com\r\nSubject: %d\r\n", job->seed, i);
+
+		if (sl_dkim_body_hash("x\r\n", 3, SL_DKIM_BODY_RELAXED, &bh, &err) < 0 ||
+		    sl_dkim_sign(s, 2, headers, (size_t)len, &bh, NOW, &out, &err) < 0) {
+			job->failures++;
+			continue;
+		}
+		snprintf(msg, sizeof(msg), "%s%s\r\nx\r\n", out.data, headers);
+		if (sl_dkim_verify(msg, strlen(msg), dns_table, dns, NOW, r, 2, &n, &err) < 0 ||
+		    n != 2 || r[0].status != SL_DKIM_PASS || r[1].status != SL_DKIM_PASS)
+			job->failures++;
+	}
+	sl_dkim_out_free(&out);
+	sl_dkim_thread_cleanup();
+	return NULL;
+}
+
+/* Threads share keys; each keeps its own digest and signing contexts. */
+static void threads_share_keys(void **state)
+{
+	pthread_t t[4];
+	struct thread_job jobs[4];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		jobs[i] = (struct thread_job){ 0, i };
+		assert_int_equal(pthread_create(&t[i], NULL, sign_thread, &jobs[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(jobs[i].failures, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +735,7 @@ int main(void)
 		cmocka_unit_test(output_buffer_reused),
 		cmocka_unit_test(key_replacement_signs_with_new_key),
 		cmocka_unit_test(random_headers_never_crash),
+		cmocka_unit_test(threads_share_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
