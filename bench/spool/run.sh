@@ -5,9 +5,9 @@
 # For each message size (4 KiB, 32 KiB) and shard count (1, 2), fio writes
 # blocks of that size with the io_uring engine, 16 writes in flight and one
 # fdatasync per 16 writes, one job per shard, to new files in the bench
-# folder. spool_bench then appends messages of that size with 16 appends
-# in flight per shard (group commits of up to 16 records) in the same
-# folder. The ratio is spool appends/s over fio writes/s.
+# folder. spool_bench then appends messages of that size in the same
+# folder with group commits of up to 16 records and 64 appends in flight
+# per shard. The ratio is spool appends/s over fio writes/s.
 # Then spool_bench fills a shard with RECOVERY_COUNT (1,000,000) messages
 # of 1 KiB and times sl_spool_open() with the files out of the page cache.
 #

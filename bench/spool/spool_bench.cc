@@ -3,9 +3,9 @@
 // BM_Append/SIZE/SHARDS/MODE: appends of SIZE-byte messages, one thread
 //   per shard, with group commits of at most 16 records: the batch depth
 //   of the fio peer run by bench/spool/run.sh (iodepth=16, fdatasync=16).
-//   32 appends are kept in flight per shard, so that one batch can write
-//   while the one before it flushes, as fio keeps writing while its
-//   fdatasync runs. MODE is the flush mode (0 fdatasync, 1 RWF_DSYNC,
+//   64 appends are kept in flight per shard, so that up to 4 batches are
+//   in flight and later ones write while earlier ones flush, as fio keeps
+//   writing while its fdatasync runs. MODE is the flush mode (0 fdatasync, 1 RWF_DSYNC,
 //   2 O_DSYNC). Reports appends/s, MB/s and the flush latency p50 and p99
 //   in microseconds.
 // BM_Read/DIRECT: 32 KiB message reads, 16 in flight, page cache or
@@ -37,7 +37,7 @@ extern "C" {
 namespace {
 
 constexpr unsigned kDepth = 16;		// reads in flight, records per batch
-constexpr unsigned kAppendsInFlight = 32;
+constexpr unsigned kAppendsInFlight = 64;
 
 std::string bench_dir()
 {

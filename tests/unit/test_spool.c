@@ -663,7 +663,7 @@ static void state_segment_outlives_message_segment(void **state)
 	sl_spool_reclaim(f->sp, 10);
 	drain(f->sp);
 	sl_spool_stats(f->sp, &st);
-	/* A holds deferred ids[0]; B must stay because it holds the final
+	/* A contains deferred ids[0]; B must stay because it contains the final
 	 * record of ids[1], whose message record is in A. */
 	assert_int_equal(st.segments, 3);
 	open_shard(f);
