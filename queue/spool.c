@@ -186,9 +186,9 @@ static int seg_open_flags(const struct sl_spool *sp)
 }
 
 /*
- * Create segment file seq. NOTE: open(O_CREAT) runs on the owner thread;
- * it needs no disk wait on the usual file systems, and the folder flush
- * that makes the name durable goes through io_uring with the first batch.
+ * Create segment file seq. NOTE: unlinkat and open(O_CREAT) run on the
+ * owner thread. They need no disk wait on ext4, and the folder flush that
+ * makes the name durable goes through io_uring with the first batch.
  */
 static struct sl_segment *seg_create(struct sl_spool *sp, uint32_t seq)
 {
@@ -196,6 +196,10 @@ static struct sl_segment *seg_create(struct sl_spool *sp, uint32_t seq)
 	struct sl_segment *seg;
 	int fd;
 
+	/* A summary left by an older segment with this number (deleted while
+	 * a crash kept its summary) must not describe the new file. */
+	snprintf(name, sizeof(name), "%08x.idx", seq);
+	unlinkat(sp->dir_fd, name, 0);
 	snprintf(name, sizeof(name), "%08x.seg", seq);
 	fd = openat(sp->dir_fd, name, seg_open_flags(sp) | O_CREAT | O_EXCL, 0600);
 	if (fd < 0) {
