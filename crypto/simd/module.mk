@@ -12,26 +12,33 @@
 
 SIMD_ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
 SIMD_SRCS := crypto/simd/cpu.c crypto/simd/sha256_scalar.c crypto/simd/sha256_mb.c \
-	crypto/simd/canon_simd.c
+	crypto/simd/canon_simd.c crypto/simd/canon_ref.c crypto/simd/canon_portable.c
 
 ifneq ($(filter x86_64%,$(SIMD_ARCH)),)
-SIMD_SRCS += crypto/simd/sha256_shani.c crypto/simd/sha256_avx2.c crypto/simd/sha256_avx512.c
+SIMD_SRCS += crypto/simd/sha256_shani.c crypto/simd/sha256_avx2.c crypto/simd/sha256_avx512.c \
+	crypto/simd/canon_avx2.c crypto/simd/canon_avx512.c
+EXTRA_CFLAGS_crypto_simd_canon_avx2 = -mavx2
+EXTRA_CFLAGS_crypto_simd_canon_avx512 = -mavx512f -mavx512bw -mavx512vl -mavx512vbmi2
 EXTRA_CFLAGS_crypto_simd_sha256_shani = -msha -msse4.1
 EXTRA_CFLAGS_crypto_simd_sha256_avx2 = -mavx2
 EXTRA_CFLAGS_crypto_simd_sha256_avx512 = -mavx512f -mavx512bw -mavx512vl
 endif
 ifneq ($(filter aarch64%,$(SIMD_ARCH)),)
-SIMD_SRCS += crypto/simd/sha256_armv8.c crypto/simd/sha256_neon.c
+SIMD_SRCS += crypto/simd/sha256_armv8.c crypto/simd/sha256_neon.c crypto/simd/canon_neon.c
 EXTRA_CFLAGS_crypto_simd_sha256_armv8 = -march=armv8-a+crypto
 endif
 
 $(eval $(call add_library,sluice_simd,$(SIMD_SRCS)))
 $(eval $(call add_unit_test,test_simd_sha256,tests/unit/test_simd_sha256.c tests/unit/simd_testlib.c,sluice_simd sluice_common,-lcrypto -lpthread))
 
-SIMD_UNIT_TESTS := test_simd_sha256
+$(eval $(call add_unit_test,test_simd_canon,tests/unit/test_simd_canon.c tests/unit/simd_testlib.c,sluice_simd sluice_common,-lpthread))
+
+SIMD_UNIT_TESTS := test_simd_sha256 test_simd_canon
 SIMD_CROSS_CC ?= aarch64-linux-gnu-gcc
 
 .PHONY: simd-aarch64
 simd-aarch64:
 	@$(MAKE) --no-print-directory CC=$(SIMD_CROSS_CC) BUILD=$(BUILD)/aarch64 \
 		$(addprefix $(BUILD)/aarch64/tests/,$(SIMD_UNIT_TESTS))
+
+$(eval $(call add_bench,bench_simd,bench/simd/bench_sha256.cc,sluice_simd sluice_common,-lcrypto -lbenchmark_main))
