@@ -12,11 +12,13 @@
 #include <string.h>
 
 #include "crypto/internal.h"
+#include "crypto/simd/cpu.h"
 
 int sl_dkim_body_init(struct sl_dkim_body *b, unsigned mask, struct sl_dkim_err *err)
 {
 	int i, rc;
 
+	sl_simd_init();  /* picks sl_canon_active once, from the CPU */
 	mask &= SL_DKIM_BODY_SIMPLE | SL_DKIM_BODY_RELAXED;
 	if (!mask)
 		return sl_crypto_fail(err, -EINVAL, "body hash: no canonicalization requested");

@@ -38,7 +38,7 @@ enum canon_plan_result {
 /* 8-byte compress table: entry m lists the set bit positions of m in order. */
 extern uint8_t sl_canon_compress8[256][8];
 
-static inline int canon_line_ends_paired(const struct sl_canon_carry *st, uint64_t r, uint64_t l)
+static inline int canon_line_ends_paired(const struct sl_canon_body *st, uint64_t r, uint64_t l)
 {
 	uint64_t r_inner = r & ~(1ULL << 63);
 
@@ -52,7 +52,7 @@ static inline int canon_line_ends_paired(const struct sl_canon_carry *st, uint64
 }
 
 /* Keep line ends before the last content byte; count the later LFs. */
-static inline int canon_plan_tail(struct sl_canon_carry *st, uint64_t c, uint64_t e, uint64_t l,
+static inline int canon_plan_tail(struct sl_canon_body *st, uint64_t c, uint64_t e, uint64_t l,
 				  uint64_t keep, struct canon_plan *pl)
 {
 	if (c == 0) {
@@ -75,7 +75,7 @@ static inline int canon_plan_tail(struct sl_canon_carry *st, uint64_t c, uint64_
 	return CANON_PLAN_OK;
 }
 
-static inline int canon_plan_relaxed(struct sl_canon_carry *st, uint64_t w, uint64_t r, uint64_t l,
+static inline int canon_plan_relaxed(struct sl_canon_body *st, uint64_t w, uint64_t r, uint64_t l,
 				     struct canon_plan *pl)
 {
 	uint64_t e = r | l, c = ~(w | e);
@@ -94,7 +94,7 @@ static inline int canon_plan_relaxed(struct sl_canon_carry *st, uint64_t w, uint
 	return CANON_PLAN_OK;
 }
 
-static inline int canon_plan_simple(struct sl_canon_carry *st, uint64_t r, uint64_t l,
+static inline int canon_plan_simple(struct sl_canon_body *st, uint64_t r, uint64_t l,
 				    struct canon_plan *pl)
 {
 	uint64_t e = r | l, c = ~e;

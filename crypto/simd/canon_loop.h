@@ -15,7 +15,7 @@
 #define CANON_CAT2(a, b) a##b
 #define CANON_CAT(a, b) CANON_CAT2(a, b)
 
-static size_t CANON_CAT(CANON_PREFIX, _run)(struct sl_canon_carry *st, const uint8_t *in,
+static size_t CANON_CAT(CANON_PREFIX, _run)(struct sl_canon_body *st, const uint8_t *in,
 					    size_t len, uint8_t *out, size_t *out_len,
 					    enum sl_canon_stop *stop, int relaxed)
 {
@@ -59,14 +59,14 @@ static size_t CANON_CAT(CANON_PREFIX, _run)(struct sl_canon_carry *st, const uin
 	return done;
 }
 
-static size_t CANON_CAT(CANON_PREFIX, _simple)(struct sl_canon_carry *st, const uint8_t *in,
+static size_t CANON_CAT(CANON_PREFIX, _simple)(struct sl_canon_body *st, const uint8_t *in,
 					       size_t len, uint8_t *out, size_t *out_len,
 					       enum sl_canon_stop *stop)
 {
 	return CANON_CAT(CANON_PREFIX, _run)(st, in, len, out, out_len, stop, 0);
 }
 
-static size_t CANON_CAT(CANON_PREFIX, _relaxed)(struct sl_canon_carry *st, const uint8_t *in,
+static size_t CANON_CAT(CANON_PREFIX, _relaxed)(struct sl_canon_body *st, const uint8_t *in,
 						size_t len, uint8_t *out, size_t *out_len,
 						enum sl_canon_stop *stop)
 {

@@ -33,7 +33,7 @@ void sl_canon_buf_crlf(struct sl_canon_buf *b, uint64_t count)
 		sl_canon_buf_put(b, (const uint8_t *)"\r\n", 2);
 }
 
-static void ref_byte(struct sl_canon_carry *st, struct sl_canon_buf *out, uint8_t c, int relaxed)
+static void ref_byte(struct sl_canon_body *st, struct sl_canon_buf *out, uint8_t c, int relaxed)
 {
 	if (st->cr) {
 		st->cr = 0;
@@ -64,21 +64,21 @@ static void ref_byte(struct sl_canon_carry *st, struct sl_canon_buf *out, uint8_
 	st->any = 1;
 }
 
-void sl_canon_ref_simple(struct sl_canon_carry *st, struct sl_canon_buf *out, const uint8_t *in,
+void sl_canon_ref_simple(struct sl_canon_body *st, struct sl_canon_buf *out, const uint8_t *in,
 			 size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		ref_byte(st, out, in[i], 0);
 }
 
-void sl_canon_ref_relaxed(struct sl_canon_carry *st, struct sl_canon_buf *out, const uint8_t *in,
+void sl_canon_ref_relaxed(struct sl_canon_body *st, struct sl_canon_buf *out, const uint8_t *in,
 			  size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		ref_byte(st, out, in[i], 1);
 }
 
-void sl_canon_ref_end(struct sl_canon_carry *st, struct sl_canon_buf *out, int relaxed)
+void sl_canon_ref_end(struct sl_canon_body *st, struct sl_canon_buf *out, int relaxed)
 {
 	if (!relaxed || st->any)
 		sl_canon_buf_crlf(out, 1);

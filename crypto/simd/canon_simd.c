@@ -28,7 +28,7 @@ const struct sl_canon_kernels *sl_canon_kernels_for(enum sl_simd_path path)
 	}
 }
 
-void sl_canon_drive(sl_canon_blocks_fn fn, struct sl_canon_carry *st,
+void sl_canon_drive(sl_canon_blocks_fn fn, struct sl_canon_body *st,
 		    const struct sl_canon_target *t, const uint8_t *in, size_t len)
 {
 	uint8_t stage[SL_CANON_STAGE_OUT];
@@ -61,9 +61,4 @@ void sl_canon_drive(sl_canon_blocks_fn fn, struct sl_canon_carry *st,
 		in += piece;
 		len -= piece;
 	}
-}
-
-void sl_canon_simd_select(enum sl_simd_path path)
-{
-	(void)path;
 }

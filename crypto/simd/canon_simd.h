@@ -10,7 +10,7 @@
  * stops at the first block that needs the byte-at-a-time scalar code
  * (bare CR or LF, or a CR carried over from the previous chunk).
  *
- * Carry state (the same fields and meaning as the engine's scalar code):
+ * Carry state, struct sl_canon_body of crypto/canon.h:
  *   cr   the input so far ended in CR; the next byte decides if LF follows
  *   wsp  relaxed only: SP/HTAB seen after the last content byte or line end
  *   any  a content byte has been written
@@ -33,18 +33,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/canon.h"
 #include "crypto/simd/cpu.h"
 
 #define SL_CANON_STAGE_IN 4096
 #define SL_CANON_MAX_PREWRITE 16
 #define SL_CANON_STAGE_OUT (SL_CANON_STAGE_IN + SL_CANON_STAGE_IN / 64 + 2 * SL_CANON_MAX_PREWRITE + 128)
-
-struct sl_canon_carry {
-	uint64_t crlf;
-	uint8_t cr;
-	uint8_t wsp;
-	uint8_t any;
-};
 
 enum sl_canon_stop {
 	SL_CANON_STOP_END = 0,
@@ -52,7 +46,7 @@ enum sl_canon_stop {
 	SL_CANON_STOP_CRLF,
 };
 
-typedef size_t (*sl_canon_blocks_fn)(struct sl_canon_carry *st, const uint8_t *in, size_t len,
+typedef size_t (*sl_canon_blocks_fn)(struct sl_canon_body *st, const uint8_t *in, size_t len,
 				     uint8_t *out, size_t *out_len, enum sl_canon_stop *stop);
 
 struct sl_canon_kernels {
@@ -73,7 +67,7 @@ struct sl_canon_target {
 	void *ctx;
 	void (*put)(void *ctx, const uint8_t *p, size_t n);
 	void (*crlf)(void *ctx, uint64_t count);
-	void (*scalar)(void *ctx, struct sl_canon_carry *st, const uint8_t *p, size_t n);
+	void (*scalar)(void *ctx, struct sl_canon_body *st, const uint8_t *p, size_t n);
 };
 
 /*
@@ -82,10 +76,16 @@ struct sl_canon_target {
  * bytes under 64) to t->scalar. The result and the carry state equal those
  * of t->scalar on the whole chunk.
  */
-void sl_canon_drive(sl_canon_blocks_fn fn, struct sl_canon_carry *st,
+void sl_canon_drive(sl_canon_blocks_fn fn, struct sl_canon_body *st,
 		    const struct sl_canon_target *t, const uint8_t *in, size_t len);
 
-/* Point the engine's canonicalization function table at PATH's kernels. */
+/*
+ * Engine function table of PATH (the scalar table for the scalar path), or
+ * NULL when the CPU cannot run PATH.
+ */
+const struct sl_canon_ops *sl_canon_ops_for(enum sl_simd_path path);
+
+/* Point sl_canon_active, the engine's table in use, at PATH's table. */
 void sl_canon_simd_select(enum sl_simd_path path);
 
 /* Portable version of the block kernels: the same mask logic, no vectors. */
@@ -109,11 +109,11 @@ struct sl_canon_buf {
 	size_t cap;
 };
 
-void sl_canon_ref_simple(struct sl_canon_carry *st, struct sl_canon_buf *out, const uint8_t *in,
+void sl_canon_ref_simple(struct sl_canon_body *st, struct sl_canon_buf *out, const uint8_t *in,
 			 size_t len);
-void sl_canon_ref_relaxed(struct sl_canon_carry *st, struct sl_canon_buf *out, const uint8_t *in,
+void sl_canon_ref_relaxed(struct sl_canon_body *st, struct sl_canon_buf *out, const uint8_t *in,
 			  size_t len);
-void sl_canon_ref_end(struct sl_canon_carry *st, struct sl_canon_buf *out, int relaxed);
+void sl_canon_ref_end(struct sl_canon_body *st, struct sl_canon_buf *out, int relaxed);
 void sl_canon_buf_put(struct sl_canon_buf *b, const uint8_t *p, size_t n);
 void sl_canon_buf_crlf(struct sl_canon_buf *b, uint64_t count);
 

@@ -1,5 +1,7 @@
 # crypto/simd/: multi-buffer SHA-256 and vectorized canonicalization
-# kernels with run-time CPU dispatch, in the library sluice_simd.
+# kernels with run-time CPU dispatch. The objects go into sluice_crypto
+# (an extra prerequisite of its archive), so every program that links the
+# DKIM engine gets the dispatched paths without naming another library.
 #
 # Only the kernel files get -m flags (EXTRA_CFLAGS_<file>), so the probe
 # and the dispatchers run on any CPU of the architecture. The set of kernel
@@ -12,7 +14,8 @@
 
 SIMD_ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
 SIMD_SRCS := crypto/simd/cpu.c crypto/simd/sha256_scalar.c crypto/simd/sha256_mb.c \
-	crypto/simd/canon_simd.c crypto/simd/canon_ref.c crypto/simd/canon_portable.c
+	crypto/simd/canon_simd.c crypto/simd/canon_ref.c crypto/simd/canon_portable.c \
+	crypto/simd/canon_engine.c
 
 ifneq ($(filter x86_64%,$(SIMD_ARCH)),)
 SIMD_SRCS += crypto/simd/sha256_shani.c crypto/simd/sha256_avx2.c crypto/simd/sha256_avx512.c \
@@ -28,10 +31,12 @@ SIMD_SRCS += crypto/simd/sha256_armv8.c crypto/simd/sha256_neon.c crypto/simd/ca
 EXTRA_CFLAGS_crypto_simd_sha256_armv8 = -march=armv8-a+crypto
 endif
 
-$(eval $(call add_library,sluice_simd,$(SIMD_SRCS)))
-$(eval $(call add_unit_test,test_simd_sha256,tests/unit/test_simd_sha256.c tests/unit/simd_testlib.c,sluice_simd sluice_common,-lcrypto -lpthread))
+SIMD_OBJS := $(call obj_of,$(SIMD_SRCS))
+DEPFILES += $(SIMD_OBJS:.o=.d)
+$(BUILD)/lib/libsluice_crypto.a: $(SIMD_OBJS)
+$(eval $(call add_unit_test,test_simd_sha256,tests/unit/test_simd_sha256.c tests/unit/simd_testlib.c,sluice_crypto sluice_common,-lcrypto -lpthread))
 
-$(eval $(call add_unit_test,test_simd_canon,tests/unit/test_simd_canon.c tests/unit/simd_testlib.c,sluice_simd sluice_common,-lpthread))
+$(eval $(call add_unit_test,test_simd_canon,tests/unit/test_simd_canon.c tests/unit/simd_testlib.c,sluice_crypto sluice_common,-lcrypto -lpthread))
 
 SIMD_UNIT_TESTS := test_simd_sha256 test_simd_canon
 SIMD_CROSS_CC ?= aarch64-linux-gnu-gcc
@@ -41,4 +46,4 @@ simd-aarch64:
 	@$(MAKE) --no-print-directory CC=$(SIMD_CROSS_CC) BUILD=$(BUILD)/aarch64 \
 		$(addprefix $(BUILD)/aarch64/tests/,$(SIMD_UNIT_TESTS))
 
-$(eval $(call add_bench,bench_simd,bench/simd/bench_sha256.cc,sluice_simd sluice_common,-lcrypto -lbenchmark_main))
+$(eval $(call add_bench,bench_simd,bench/simd/bench_sha256.cc,sluice_crypto sluice_common,-lcrypto -lbenchmark_main))

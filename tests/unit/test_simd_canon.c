@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/dkim.h"
 #include "crypto/simd/canon_simd.h"
 #include "tests/unit/simd_testlib.h"
 
@@ -87,7 +88,7 @@ static void ctx_crlf(void *ctx, uint64_t count)
 	sl_canon_buf_crlf(((struct buf_ctx *)ctx)->out, count);
 }
 
-static void ctx_scalar(void *ctx, struct sl_canon_carry *st, const uint8_t *p, size_t n)
+static void ctx_scalar(void *ctx, struct sl_canon_body *st, const uint8_t *p, size_t n)
 {
 	struct buf_ctx *c = ctx;
 
@@ -106,7 +107,7 @@ static void check_chunks(const struct sl_canon_kernels *k, int relaxed, const ui
 			 size_t len, const size_t *cuts, size_t ncuts, const char *what)
 {
 	struct sl_canon_buf got = { 0 }, want = { 0 }, whole = { 0 };
-	struct sl_canon_carry st_got = { 0 }, st_want = { 0 };
+	struct sl_canon_body st_got = { 0 }, st_want = { 0 };
 	struct buf_ctx ctx = { &got, relaxed };
 	struct sl_canon_target t = { &ctx, ctx_put, ctx_crlf, ctx_scalar };
 	size_t from = 0;
@@ -360,6 +361,103 @@ static void python_email_corpus(void **state)
 	print_message("canon: %zu corpus messages checked with %zu kernels\n", files, nk);
 }
 
+/* Run OPS over IN in chunks into a memory sink; returns the state. */
+static struct sl_canon_body run_engine(const struct sl_canon_ops *ops, int relaxed,
+				       const uint8_t *in, size_t len, const size_t *cuts,
+				       size_t ncuts, struct sl_sink *sink)
+{
+	struct sl_canon_body st;
+	size_t from = 0;
+
+	sl_canon_body_init(&st);
+	sl_sink_init(sink, NULL);
+	for (size_t c = 0; c <= ncuts; c++) {
+		size_t to = c < ncuts ? cuts[c] : len;
+
+		(relaxed ? ops->body_relaxed : ops->body_simple)(&st, sink, in + from, to - from);
+		from = to;
+	}
+	if (relaxed)
+		sl_canon_body_relaxed_end(&st, sink);
+	else
+		sl_canon_body_simple_end(&st, sink);
+	assert_int_equal(sl_sink_flush(sink), 0);
+	return st;
+}
+
+/* The engine's tables for each path against its scalar table. */
+static void engine_tables_match_scalar(void **state)
+{
+	enum sl_simd_path paths[SL_SIMD_COUNT];
+	size_t npaths = simd_test_paths(paths);
+	struct test_rng rng;
+	uint8_t *buf = malloc(70000);
+
+	(void)state;
+	assert_non_null(buf);
+	rng_seed(&rng, 15);
+	for (int round = 0; round < 60; round++) {
+		size_t len = rng_below(&rng, 70000), cuts[2];
+
+		random_text(&rng, buf, len, (unsigned)(round % 4 == 0));
+		cuts[0] = rng_below(&rng, len + 1);
+		cuts[1] = cuts[0] + rng_below(&rng, len - cuts[0] + 1);
+		for (size_t pi = 0; pi < npaths; pi++) {
+			const struct sl_canon_ops *ops = sl_canon_ops_for(paths[pi]);
+
+			assert_non_null(ops);
+			for (int relaxed = 0; relaxed < 2; relaxed++) {
+				struct sl_sink got, want;
+
+				run_engine(ops, relaxed, buf, len, cuts, 2, &got);
+				run_engine(&sl_canon_ops_scalar, relaxed, buf, len, cuts, 2, &want);
+				assert_int_equal(got.mem_len, want.mem_len);
+				assert_int_equal(got.total, want.total);
+				if (got.mem_len > 0)
+					assert_memory_equal(got.mem, want.mem, got.mem_len);
+				sl_sink_free(&got);
+				sl_sink_free(&want);
+			}
+		}
+	}
+	free(buf);
+}
+
+/* sl_dkim_body_hash gives the same hashes whichever path is forced. */
+static void body_hash_same_on_every_path(void **state)
+{
+	enum sl_simd_path paths[SL_SIMD_COUNT];
+	size_t npaths = simd_test_paths(paths);
+	enum sl_simd_path before = sl_simd_current();
+	struct sl_dkim_bodyhash want, got;
+	struct test_rng rng;
+	uint8_t *buf = malloc(100000);
+
+	(void)state;
+	assert_non_null(buf);
+	rng_seed(&rng, 16);
+	for (int round = 0; round < 8; round++) {
+		size_t len = rng_below(&rng, 100000);
+
+		random_text(&rng, buf, len, (unsigned)(round & 1));
+		assert_int_equal(sl_simd_force(SL_SIMD_SCALAR), 0);
+		assert_ptr_equal(sl_canon_active, &sl_canon_ops_scalar);
+		assert_int_equal(sl_dkim_body_hash(buf, len, SL_DKIM_BODY_SIMPLE | SL_DKIM_BODY_RELAXED,
+						   &want, NULL), 0);
+		for (size_t pi = 0; pi < npaths; pi++) {
+			assert_int_equal(sl_simd_force(paths[pi]), 0);
+			assert_ptr_equal(sl_canon_active, sl_canon_ops_for(paths[pi]));
+			assert_int_equal(sl_dkim_body_hash(buf, len,
+							   SL_DKIM_BODY_SIMPLE | SL_DKIM_BODY_RELAXED,
+							   &got, NULL), 0);
+			assert_memory_equal(got.simple, want.simple, 32);
+			assert_memory_equal(got.relaxed, want.relaxed, 32);
+		}
+	}
+	sl_simd_force(before);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +467,8 @@ int main(void)
 		cmocka_unit_test(adversarial_runs),
 		cmocka_unit_test(one_mib_inputs),
 		cmocka_unit_test(python_email_corpus),
+		cmocka_unit_test(engine_tables_match_scalar),
+		cmocka_unit_test(body_hash_same_on_every_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
