@@ -13,6 +13,8 @@
 
 void sl_canon_buf_put(struct sl_canon_buf *b, const uint8_t *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 

@@ -132,12 +132,12 @@ static void check_chunks(const struct sl_canon_kernels *k, int relaxed, const ui
 	sl_canon_ref_end(&st_want, &want, relaxed);
 	if (k != NULL) {
 		sl_canon_ref_end(&st_got, &got, relaxed);
-		if (got.len != want.len || memcmp(got.p, want.p, got.len) != 0)
+		if (got.len != want.len || (got.len > 0 && memcmp(got.p, want.p, got.len) != 0))
 			fail_msg("%s %s %s: output differs from the reference (%zu vs %zu bytes)", k->name,
 				 relaxed ? "relaxed" : "simple", what, got.len, want.len);
 	}
 	model(in, len, relaxed, &whole);
-	if (whole.len != want.len || memcmp(whole.p, want.p, whole.len) != 0)
+	if (whole.len != want.len || (whole.len > 0 && memcmp(whole.p, want.p, whole.len) != 0))
 		fail_msg("reference %s %s: output differs from the RFC model (%zu vs %zu bytes)",
 			 relaxed ? "relaxed" : "simple", what, want.len, whole.len);
 	free(got.p);
