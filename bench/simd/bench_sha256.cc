@@ -90,3 +90,40 @@ void lane_args(benchmark::internal::Benchmark *b)
 
 BENCHMARK(BM_openssl_sha256)->Apply(sha256_sizes);
 BENCHMARK(BM_sha256_lanes)->Apply(lane_args);
+
+namespace {
+
+// Args: streams, lanes_min. With the best path of this CPU, 16 KiB buffers:
+// lanes_min 1 always runs the multi-buffer lanes, lanes_min 17 never does.
+// The smallest stream count where the lanes win is the batch threshold.
+void BM_sha256_threshold(benchmark::State &state)
+{
+	enum sl_simd_path path = sl_simd_current();
+	size_t streams = (size_t)state.range(0), size = 16384;
+	unsigned lanes_min = (unsigned)state.range(1);
+	std::vector<uint8_t> data = random_bytes(size * streams, 3);
+	std::vector<sl_sha256_job> jobs(streams);
+
+	for (size_t i = 0; i < streams; i++) {
+		jobs[i].data = data.data() + i * size;
+		jobs[i].len = size;
+	}
+	for (auto _ : state) {
+		sl_sha256_batch_path(path, jobs.data(), streams, lanes_min);
+		benchmark::DoNotOptimize(jobs.data());
+	}
+	state.SetBytesProcessed((int64_t)state.iterations() * (int64_t)(size * streams));
+	state.SetLabel(sl_simd_name(path));
+}
+
+void threshold_args(benchmark::internal::Benchmark *b)
+{
+	for (long streams = 1; streams <= 16; streams++) {
+		b->Args({ streams, 1 });
+		b->Args({ streams, 17 });
+	}
+}
+
+}  // namespace
+
+BENCHMARK(BM_sha256_threshold)->Apply(threshold_args);

@@ -15,7 +15,7 @@
 SIMD_ARCH := $(shell $(CC) -dumpmachine 2>/dev/null)
 SIMD_SRCS := crypto/simd/cpu.c crypto/simd/sha256_scalar.c crypto/simd/sha256_mb.c \
 	crypto/simd/canon_simd.c crypto/simd/canon_ref.c crypto/simd/canon_portable.c \
-	crypto/simd/canon_engine.c
+	crypto/simd/canon_engine.c crypto/simd/dkim_batch.c
 
 ifneq ($(filter x86_64%,$(SIMD_ARCH)),)
 SIMD_SRCS += crypto/simd/sha256_shani.c crypto/simd/sha256_avx2.c crypto/simd/sha256_avx512.c \
@@ -38,7 +38,9 @@ $(eval $(call add_unit_test,test_simd_sha256,tests/unit/test_simd_sha256.c tests
 
 $(eval $(call add_unit_test,test_simd_canon,tests/unit/test_simd_canon.c tests/unit/simd_testlib.c,sluice_crypto sluice_common,-lcrypto -lpthread))
 
-SIMD_UNIT_TESTS := test_simd_sha256 test_simd_canon
+$(eval $(call add_unit_test,test_simd_batch,tests/unit/test_simd_batch.c tests/unit/simd_testlib.c,sluice_crypto sluice_common,-lcrypto -lpthread))
+
+SIMD_UNIT_TESTS := test_simd_sha256 test_simd_canon test_simd_batch
 SIMD_CROSS_CC ?= aarch64-linux-gnu-gcc
 
 .PHONY: simd-aarch64
@@ -46,4 +48,11 @@ simd-aarch64:
 	@$(MAKE) --no-print-directory CC=$(SIMD_CROSS_CC) BUILD=$(BUILD)/aarch64 \
 		$(addprefix $(BUILD)/aarch64/tests/,$(SIMD_UNIT_TESTS))
 
-$(eval $(call add_bench,bench_simd,bench/simd/bench_sha256.cc,sluice_crypto sluice_common,-lcrypto -lbenchmark_main))
+$(eval $(call add_bench,bench_simd,bench/simd/bench_sha256.cc bench/simd/bench_canon.cc bench/simd/bench_batch.cc,sluice_crypto sluice_common,-lcrypto -lbenchmark_main))
+
+BENCH_TARGETS += bench-simd
+.PHONY: bench-simd
+bench-simd: $(BUILD)/bench/bench_simd
+	$(BUILD)/bench/bench_simd --benchmark_min_time=0.2 \
+		--benchmark_out=$(BUILD)/bench/simd.json --benchmark_out_format=json
+	@/usr/bin/python3 bench/simd/summary.py $(BUILD)/bench/simd.json
