@@ -30,6 +30,7 @@
 #include "ctl/config/config_signing.h"
 #include "ctl/config/config_smtp.h"
 #include "dataplane/acct.h"
+#include "dataplane/ctl_link.h"
 #include "dataplane/conn.h"
 #include "dataplane/deliver_int.h"
 #include "dataplane/dns.h"
@@ -183,8 +184,13 @@ static void dconn_unlink(struct dconn *c)
 
 	while (*p && *p != c)
 		p = &(*p)->next;
-	if (*p)
+	if (*p) {
+		struct sl_shm_worker *shm = sl_sluiced_counters(c->d->w);
+
 		*p = c->next;
+		if (shm)
+			atomic_fetch_sub_explicit(&shm->connections, 1, memory_order_relaxed);
+	}
 }
 
 static void conn_close(struct dconn *c)
@@ -551,6 +557,7 @@ static void address_text(const struct sockaddr_storage *ss, char *buf, size_t le
 
 static void conn_open(struct deliver *d, struct sl_sched_dest *dest)
 {
+	struct sl_shm_worker *shm;
 	struct dconn *c;
 	const struct sl_sched_target *t;
 	int rc;
@@ -584,6 +591,8 @@ static void conn_open(struct deliver *d, struct sl_sched_dest *dest)
 	sl_sched_conn_opened(d->sched, dest);
 	c->next = d->conns;
 	d->conns = c;
+	if ((shm = sl_sluiced_counters(d->w)))
+		atomic_fetch_add_explicit(&shm->connections, 1, memory_order_relaxed);
 	sl_timer_arm(d->w, &c->timer, d->cfg->connect_timeout);
 }
 

@@ -15,10 +15,28 @@
 #include "ctl/config/config_delivery.h"
 #include "dataplane/acct.h"
 #include "dataplane/bodyhash.h"
+#include "dataplane/ctl_link.h"
 #include "dataplane/deliver.h"
 #include "dataplane/deliver_int.h"
 #include "dataplane/dsn.h"
 #include "queue/spool.h"
+
+/* Counts an outcome in the worker's own counters and in the shared
+ * counters that sluice-ctld serves as metrics. */
+static void count_outcome(struct deliver *d, int which)
+{
+	struct sl_shm_worker *shm = sl_sluiced_counters(d->w);
+
+	d->counters[which]++;
+	if (!shm)
+		return;
+	if (which == CNT_DELIVERED)
+		atomic_fetch_add_explicit(&shm->delivered, 1, memory_order_relaxed);
+	else if (which == CNT_DEFERRED)
+		atomic_fetch_add_explicit(&shm->deferred, 1, memory_order_relaxed);
+	else if (which == CNT_BOUNCED)
+		atomic_fetch_add_explicit(&shm->bounced, 1, memory_order_relaxed);
+}
 
 static const char *const status_name[] = { "delivered", "deferred", "bounced" };
 
@@ -308,7 +326,7 @@ void outcome_delivered(struct dconn *c, struct drcpt *r, const struct sl_smtp_re
 	r->s.attempts++;
 	set_state(r, SL_SPOOL_RCPT_DELIVERED, 0);
 	finalize(r);
-	r->msg->d->counters[CNT_DELIVERED]++;
+	count_outcome(r->msg->d, CNT_DELIVERED);
 }
 
 static void add_bounce(struct drcpt *r, const char *status, const char *remote,
@@ -346,7 +364,7 @@ static void bounce(struct deliver *d, struct dconn *c, struct drcpt *r, const ch
 	set_state(r, SL_SPOOL_RCPT_BOUNCED, 0);
 	add_bounce(r, status, c ? c->host : NULL, reply);
 	finalize(r);
-	d->counters[CNT_BOUNCED]++;
+	count_outcome(d, CNT_BOUNCED);
 }
 
 void outcome_bounced(struct deliver *d, struct dconn *c, struct drcpt *r,
@@ -383,7 +401,7 @@ void outcome_deferred(struct deliver *d, struct dconn *c, struct drcpt *r,
 	}
 	account(c, r, 1, reply, 0);
 	set_state(r, SL_SPOOL_RCPT_DEFERRED, (int64_t)(r->s.due_ms / 1000));
-	d->counters[CNT_DEFERRED]++;
+	count_outcome(d, CNT_DEFERRED);
 }
 
 void outcome_expired(void *ctx, struct sl_sched_rcpt *s)
@@ -417,7 +435,7 @@ void outcome_failed(void *ctx, struct sl_sched_rcpt *s, int permanent, const cha
 	/* The scheduler has queued the retry already. */
 	account(NULL, r, 1, &reply, 0);
 	set_state(r, SL_SPOOL_RCPT_DEFERRED, (int64_t)(r->s.due_ms / 1000));
-	d->counters[CNT_DEFERRED]++;
+	count_outcome(d, CNT_DEFERRED);
 }
 
 /* Notices (RFC 3464). */
