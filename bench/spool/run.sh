@@ -20,6 +20,9 @@ MIN_TIME=${BENCH_MIN_TIME:-3}
 RECOVERY_COUNT=${RECOVERY_COUNT:-1000000}
 BENCH=$BUILD/bench/spool_bench
 work=$(make_tmpdir)
+# make_tmpdir runs in a command substitution (a subshell), so its cleanup
+# registration is lost: register the folder again in this shell.
+on_exit_remove "$work"
 results=$work/results.txt
 
 # fio_run BS JOBS: print "writes_per_s bytes_per_s".

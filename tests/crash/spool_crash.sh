@@ -18,6 +18,9 @@ KILLS=${KILLS:-50}
 TAIL_ROUNDS=${TAIL_ROUNDS:-6}
 WRITER=$BIN/spool_crash_writer
 work=$(make_tmpdir)
+# make_tmpdir runs in a command substitution (a subshell), so its cleanup
+# registration is lost: register the folder again in this shell.
+on_exit_remove "$work"
 
 # rand32: a random number from bash's 15-bit RANDOM.
 rand32() { echo $((RANDOM * 32768 + RANDOM)); }

@@ -13,6 +13,9 @@ if ! command -v unshare >/dev/null || [[ $(id -u) -ne 0 ]]; then
 	exit 77
 fi
 work=$(make_tmpdir)
+# make_tmpdir runs in a command substitution (a subshell), so its cleanup
+# registration is lost: register the folder again in this shell.
+on_exit_remove "$work"
 mnt=$work/mnt
 mkdir -p "$mnt"
 
