@@ -33,13 +33,17 @@ check() {
 	if "$@"; then ok "$name"; else not_ok "$name"; fi
 }
 
-# A private folder below the build tree, removed at exit.
+# One folder per test run below the build tree, made here in the test's
+# own shell (not in a $(...) subshell) so that its removal at exit is
+# registered. make_tmpdir hands out folders inside it.
+mkdir -p "$BUILD/tmp"
+T_ROOT=$(mktemp -d "$BUILD/tmp/$(basename "$0" .sh).XXXXXX")
+chmod 755 "$T_ROOT"
+_cleanup_paths+=("$T_ROOT")
+
+# make_tmpdir: a new private folder inside T_ROOT, removed at exit.
 make_tmpdir() {
-	local d
-	mkdir -p "$BUILD/tmp"
-	d=$(mktemp -d "$BUILD/tmp/$(basename "$0" .sh).XXXXXX")
-	_cleanup_paths+=("$d")
-	echo "$d"
+	mktemp -d "$T_ROOT/d.XXXXXX"
 }
 
 on_exit_kill()   { _cleanup_pids+=("$1"); }
