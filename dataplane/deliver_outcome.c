@@ -308,10 +308,10 @@ static void account(struct dconn *c, struct drcpt *r, int status,
 		rec.dkim_count = c->sign.signatures < 2 ? c->sign.signatures : 2;
 	}
 	sl_acct_record(&rec);
-	sl_info("queue_id=%s to=<%s> relay=%s status=%s attempt=%u dsn=%s reply=\"%d %s\"",
+	sl_info("queue_id=%s to=<%s> relay=%s status=%s attempt=%u dsn=%s reply=\"%.0d%s%s\"",
 		m->queue_id, r->address, c ? c->host : "none", status_name[status], rec.attempt,
 		reply && reply->enhanced[0] ? reply->enhanced : "-", reply ? reply->code : 0,
-		reply ? reply->text : "");
+		reply && reply->code ? " " : "", reply ? reply->text : "");
 }
 
 static void finalize(struct drcpt *r)
@@ -335,11 +335,6 @@ static void add_bounce(struct drcpt *r, const char *status, const char *remote,
 	struct dmsg *m = r->msg;
 	struct bounce *b;
 
-	if (!m->sender[0]) {
-		sl_info("delivery: queue_id=%s to=<%s> bounced; no notice for the null sender",
-			m->queue_id, r->address);
-		return;
-	}
 	b = realloc(m->bounces, (m->bounce_count + 1) * sizeof(*b));
 	if (!b)
 		abort();
@@ -361,8 +356,16 @@ static void bounce(struct deliver *d, struct dconn *c, struct drcpt *r, const ch
 {
 	account(c, r, 2, reply, r->msg->sender[0] != '\0');
 	r->s.attempts++;
-	set_state(r, SL_SPOOL_RCPT_BOUNCED, 0);
-	add_bounce(r, status, c ? c->host : NULL, reply);
+	/* With a notice due, the state record waits until the notice is
+	 * stored: the message stays readable for its header, and a crash in
+	 * between bounces it again rather than losing the notice. */
+	if (r->msg->sender[0])
+		add_bounce(r, status, c ? c->host : NULL, reply);
+	else {
+		sl_info("delivery: queue_id=%s to=<%s> bounced; no notice for the null sender",
+			r->msg->queue_id, r->address);
+		set_state(r, SL_SPOOL_RCPT_BOUNCED, 0);
+	}
 	finalize(r);
 	count_outcome(d, CNT_BOUNCED);
 }
@@ -507,7 +510,8 @@ void outcome_flush_notices(struct dmsg *m)
 	if (m->body_state != BODY_LOADED && m->body_state != BODY_FAILED) {
 		/* The notice quotes the original header: read it first. */
 		deliver_load_body(m);
-		return;
+		if (m->body_state == BODY_LOADING)
+			return;
 	}
 	n = m->bounce_count < 64 ? m->bounce_count : 64;
 	for (size_t i = 0; i < n; i++) {
@@ -541,8 +545,8 @@ void outcome_flush_notices(struct dmsg *m)
 		       strerror(-rc));
 	else
 		m->d->counters[CNT_NOTICES]++;
-	/* NOTE: a notice lost to a crash before this append is not re-made;
-	 * the bounced state records are already durable. */
+	for (size_t i = 0; i < m->bounce_count; i++)
+		set_state(&m->rcpt[m->bounces[i].rcpt], SL_SPOOL_RCPT_BOUNCED, 0);
 	free(m->bounces);
 	m->bounces = NULL;
 	m->bounce_count = 0;

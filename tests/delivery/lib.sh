@@ -30,7 +30,12 @@ delivery_keys() {
 }
 
 delivery_config() {
-	local dir=$1 port=$2 extra=${3:-}
+	local dir=$1 port=$2 extra=${3:-} key defaults=""
+	# Short retries unless EXTRA sets its own.
+	for key in "retry_initial: 1s" "retry_max: 2s" "retry_jitter_percent: 0" \
+		"destination_pause: 1s"; do
+		[[ "$extra" == *"${key%%:*}:"* ]] || defaults+="  $key"$'\n'
+	done
 	cat >"$dir/sluice.yaml" <<YAML
 sluiced:
   workers: 1
@@ -46,11 +51,7 @@ spool:
 delivery:
   enabled: true
   accounting_log: $dir/acct.jsonl
-  retry_initial: 1s
-  retry_max: 2s
-  retry_jitter_percent: 0
-  destination_pause: 1s
-$extra
+$defaults$extra
 signing:
   keys:
 ${DELIVERY_KEYS:-    []}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# STARTTLS to a real Postfix smtpd on loopback (its own configuration and
+# queue folders): sluiced delivers over TLS and its accounting log records
+# the TLS version and cipher; Postfix logs the TLS session and holds the
+# messages it received.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/delivery/lib.sh"
+
+command -v postfix >/dev/null || { echo "postfix not installed"; exit 77; }
+dir=$(make_tmpdir)
+chmod 0755 "$dir"    # Postfix daemons run as user postfix
+port=$(free_port)
+pf_port=$(free_port)
+pf=$dir/postfix
+mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
+chown postfix "$pf/data"
+sluiced_make_cert "$pf/conf"
+cat >"$pf/conf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.tls.test
+mydestination =
+relay_domains = tls.test
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+smtpd_tls_cert_file = $pf/conf/cert.pem
+smtpd_tls_key_file = $pf/conf/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_loglevel = 1
+smtpd_client_restrictions = check_client_access static:HOLD
+maillog_file = $pf/maillog
+maillog_file_prefixes = $pf
+biff = no
+CF
+sed -e 's/^\(smtp\s\+inet\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
+	-e 's/^\([a-z]\+\s\+unix\(-dgram\)\?\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
+	-e "s/^smtp\(\s\+inet\)/127.0.0.1:$pf_port\1/" /etc/postfix/master.cf >"$pf/conf/master.cf"
+if ! postfix -c "$pf/conf" start >"$dir/postfix.start" 2>&1; then
+	not_ok "postfix starts: $(tail -1 "$dir/postfix.start")"
+	finish
+fi
+wait_port "$pf_port" || not_ok "postfix listens"
+on_exit_kill "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
+
+delivery_keys "$dir" a.test
+delivery_config "$dir" "$port" "  routes: ['tls.test 127.0.0.1:$pf_port']"
+sluiced_start "$dir/sluice.yaml" "$port" || { not_ok "sluiced starts"; finish; }
+
+mkdir "$dir/orig"
+$PY "$TOP/tests/delivery/make_messages.py" "$dir/orig" a.test 5
+sent=$($PY "$TOP/tests/delivery/send.py" "$port" "$dir/orig" bounce@a.test r1@tls.test,r2@tls.test)
+check_eq "messages accepted" 5 "$sent"
+delivery_wait "$dir" 10 60
+check_eq "every recipient delivered" 10 "$(acct_count "$dir" delivered)"
+tls=$($PY -c 'import json,sys; print(" ".join(sorted({json.loads(l)["tls"] for l in open(sys.argv[1])})))' "$dir/acct.jsonl")
+check "accounting records TLS ($tls)" test "${tls#TLSv1.}" != "$tls"
+cipher=$($PY -c 'import json,sys; print([json.loads(l)["cipher"] for l in open(sys.argv[1])][0])' "$dir/acct.jsonl")
+check "accounting records the cipher ($cipher)" test -n "$cipher" -a "$cipher" != None
+check "postfix logged the TLS session" grep -q 'TLS connection established from' "$pf/maillog"
+check_eq "postfix holds every message" 5 "$(find "$pf/queue/hold" -type f | wc -l)"
+postfix -c "$pf/conf" stop >/dev/null 2>&1
+finish
