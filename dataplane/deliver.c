@@ -206,7 +206,7 @@ static void conn_close(struct dconn *c)
 }
 
 /* A connection that never reached the ready state counts against its
- * target; when every target of the destination failed in a row, the
+ * target. When every target of the destination failed in a row, the
  * destination pauses and its queue is deferred. */
 static void note_session_failure(struct dconn *c, const char *why)
 {
@@ -789,7 +789,7 @@ static int deliver_poll(struct sl_worker *w, void *state)
 	return work;
 }
 
-/* Queue the recipients the shard's index holds as not final. */
+/* Queue the recipients that the shard's index lists as not final. */
 static int visit_message(void *arg, const struct sl_spool_message *msg)
 {
 	uint64_t **ids = arg;
@@ -991,7 +991,7 @@ static bool deliver_drain(struct sl_worker *w, void *state)
 	if (!d->cfg->enabled)
 		return false;
 	d->stopping = true;
-	/* Idle connections say QUIT; busy ones finish their transaction. */
+	/* Idle connections send QUIT; busy ones finish their transaction. */
 	for (struct dconn *c = d->conns; c; c = c->next) {
 		if (c->state == DC_IDLE && !c->closing) {
 			c->state = DC_SESSION;

@@ -2,8 +2,8 @@
  * dataplane/deliver.h - the delivery engine of sluiced.
  *
  * A worker module: each worker delivers the messages of its own spool
- * shard. On start it queues every recipient that the shard's index holds
- * as not final; afterwards the store calls sl_deliver_enqueue() for each
+ * shard. On start it queues every recipient that the shard's index lists
+ * as not final; afterwards the store's commit hook calls sl_deliver_enqueue() for each
  * message it has committed. Recipients go through the scheduler (DNS or
  * static route, per-destination queue), a connection from the
  * destination's pool takes one message's recipients as one transaction,

@@ -34,7 +34,7 @@ struct sl_sign_table;
 
 /* Load every "DOMAIN SELECTOR KEYFILE" line. A key that fails to load is
  * logged with its domain, selector and file, and kept as unavailable.
- * Returns NULL only for a malformed line (err says which) or no memory. */
+ * Returns NULL only for a malformed line (err names it) or no memory. */
 struct sl_sign_table *sl_sign_table_load(const char *const *lines, size_t n,
 					 uint32_t expire_s, char *err, size_t errlen);
 void sl_sign_table_free(struct sl_sign_table *t);

@@ -23,7 +23,7 @@
 struct sl_dsn_recipient {
 	const char *address;
 	const char *status;        /* enhanced code, e.g. "5.1.1" */
-	const char *remote_mta;    /* host that answered, or NULL */
+	const char *remote_mta;    /* host that sent the reply, or NULL */
 	const char *diagnostic;    /* "550 5.1.1 user unknown", or NULL */
 	const char *action;        /* "failed"; NULL means "failed" */
 };

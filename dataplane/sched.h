@@ -10,9 +10,8 @@
  * Each destination has its own queue and connection count, so a dead or
  * slow destination only delays its own recipients.
  *
- * The scheduler does no I/O. It asks the caller to resolve a domain
- * through ops->resolve and learns the result from
- * sl_sched_domain_resolved(); the caller opens connections for the
+ * The scheduler does no I/O. It requests each domain lookup through
+ * ops->resolve and takes the result from sl_sched_domain_resolved(); the caller opens connections for the
  * destinations that sl_sched_runnable() returns and takes recipients
  * with sl_sched_take(), which groups the recipients of one message (up
  * to recipients_per_transaction) into one transaction.
