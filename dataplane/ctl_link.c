@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "crypto/dkim.h"
 #include "ctl/config/config_ctld.h"
 #include "dataplane/worker.h"
 
@@ -46,6 +47,25 @@ static void log_snapshot(const struct sl_snapshot *snap, void *arg)
 		snap->policy ? snap->policy->nrules : 0, snap->nsuspensions);
 }
 
+/* Loads a snapshot key on the link thread, so that workers get keys
+ * ready for signing. */
+static void *key_load(const char *path, char *err, size_t errlen)
+{
+	struct sl_dkim_err derr = { "" };
+	struct sl_dkim_key *key = NULL;
+
+	if (sl_dkim_key_load_file(path, &key, &derr) != 0) {
+		snprintf(err, errlen, "loading key %s failed: %s", path, derr.msg);
+		return NULL;
+	}
+	return key;
+}
+
+static void key_free(void *key)
+{
+	sl_dkim_key_free(key);
+}
+
 int sl_sluiced_ctl_start(const struct sl_config *cfg, unsigned nworkers)
 {
 	const struct sl_config_ctl *ctl = sl_config_ctl(cfg);
@@ -66,8 +86,10 @@ int sl_sluiced_ctl_start(const struct sl_config *cfg, unsigned nworkers)
 	lc.socket_path = ctl->link_socket;
 	lc.nworkers = nworkers;
 	lc.on_snapshot = log_snapshot;
-	/* NOTE: keys arrive as paths and are not loaded yet (no key_load
-	 * hook): sluiced still signs with its "signing" section's keys. */
+	lc.keys.load = key_load;
+	lc.keys.free = key_free;
+	/* NOTE: the delivery engine still signs with the "signing" section's
+	 * keys; the snapshot's loaded keys are not used for signing yet. */
 	error = sl_ctl_link_start(&lc, &link);
 	if (error) {
 		sl_err("ctl: starting the link to %s failed: %s", ctl->link_socket, strerror(-error));

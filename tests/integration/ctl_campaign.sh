@@ -24,6 +24,9 @@ smtp:
   relay_networks: [127.0.0.1/32]
 spool:
   paths: [$T/spool]
+  # Other programs on a shared test machine may fill the disk for a
+  # while; these tests are not about the free-space floor.
+  free_floor_percent: 0
 delivery:
   enabled: true
   routes: ['sink.test 127.0.0.1:$SINK']
