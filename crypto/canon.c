@@ -26,6 +26,7 @@ const struct sl_canon_ops sl_canon_ops_scalar = {
 	.name = "scalar",
 	.body_simple = sl_canon_body_simple_scalar,
 	.body_relaxed = sl_canon_body_relaxed_scalar,
+	.header_relaxed = sl_canon_header_relaxed_scalar,
 };
 
 const struct sl_canon_ops *sl_canon_active = &sl_canon_ops_scalar;
@@ -342,6 +343,12 @@ static inline int is_wsp_or_eol(uint8_t c)
 
 void sl_canon_header_relaxed(struct sl_sink *out, const uint8_t *field, size_t len,
 			     int crlf)
+{
+	sl_canon_active->header_relaxed(out, field, len, crlf);
+}
+
+void sl_canon_header_relaxed_scalar(struct sl_sink *out, const uint8_t *field, size_t len,
+				    int crlf)
 {
 	const uint8_t *p = field, *end = field + len;
 	const uint8_t *colon = memchr(field, ':', len);

@@ -68,10 +68,14 @@ struct sl_canon_body {
 typedef void (*sl_canon_body_fn)(struct sl_canon_body *st, struct sl_sink *out,
 				 const uint8_t *in, size_t len);
 
+typedef void (*sl_canon_header_fn)(struct sl_sink *out, const uint8_t *field, size_t len,
+				   int crlf);
+
 struct sl_canon_ops {
 	const char *name;
 	sl_canon_body_fn body_simple;
 	sl_canon_body_fn body_relaxed;
+	sl_canon_header_fn header_relaxed;
 };
 
 extern const struct sl_canon_ops sl_canon_ops_scalar;
@@ -105,5 +109,8 @@ void sl_canon_header_simple(struct sl_sink *out, const uint8_t *field, size_t le
 			    int crlf);
 void sl_canon_header_relaxed(struct sl_sink *out, const uint8_t *field, size_t len,
 			     int crlf);
+/* The scalar reference of the relaxed form; the one above dispatches. */
+void sl_canon_header_relaxed_scalar(struct sl_sink *out, const uint8_t *field, size_t len,
+				    int crlf);
 
 #endif

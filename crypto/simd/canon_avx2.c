@@ -73,9 +73,41 @@ static inline uint8_t *compress(const uint8_t *p, const struct canon_plan *pl, u
 	return o;
 }
 
+/* Header values: every kept SP, HTAB, CR or LF is written as SP. */
+static inline __m256i gap_to_space(__m256i v)
+{
+	__m256i sp = _mm256_set1_epi8(' ');
+	__m256i gap = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\t')),
+				      _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\r')),
+						      _mm256_cmpeq_epi8(v, _mm256_set1_epi8('\n'))));
+
+	return _mm256_blendv_epi8(v, sp, gap);
+}
+
+static inline uint8_t *compress_header(const uint8_t *p, const struct canon_plan *pl, uint8_t *o)
+{
+	uint8_t tmp[64];
+
+	_mm256_storeu_si256((void *)tmp, gap_to_space(_mm256_loadu_si256((const void *)p)));
+	_mm256_storeu_si256((void *)(tmp + 32),
+			    gap_to_space(_mm256_loadu_si256((const void *)(p + 32))));
+	for (unsigned g = 0; g < 8; g++) {
+		unsigned m = (unsigned)(pl->keep >> (8 * g)) & 0xff;
+		__m128i bytes = _mm_loadl_epi64((const void *)(tmp + 8 * g));
+		__m128i idx = _mm_loadl_epi64((const void *)sl_canon_compress8[m]);
+
+		_mm_storel_epi64((void *)o, _mm_shuffle_epi8(bytes, idx));
+		o += __builtin_popcount(m);
+	}
+	return o;
+}
+
+#include "crypto/simd/canon_header.h"
+
 const struct sl_canon_kernels sl_canon_kernels_avx2 = {
 	.name = "avx2",
 	.simple = avx2_simple,
 	.relaxed = avx2_relaxed,
+	.header_relaxed = avx2_header_relaxed,
 };
 #endif

@@ -41,9 +41,17 @@ static inline uint8_t *compress(const uint8_t *p, const struct canon_plan *pl, u
 	return o + __builtin_popcountll(pl->keep);
 }
 
+static inline uint8_t *compress_header(const uint8_t *p, const struct canon_plan *pl, uint8_t *o)
+{
+	return compress(p, pl, o);
+}
+
+#include "crypto/simd/canon_header.h"
+
 const struct sl_canon_kernels sl_canon_kernels_avx512 = {
 	.name = "avx512",
 	.simple = avx512_simple,
 	.relaxed = avx512_relaxed,
+	.header_relaxed = avx512_header_relaxed,
 };
 #endif

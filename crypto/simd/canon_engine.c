@@ -5,8 +5,8 @@
  * Each table entry runs sl_canon_drive() with one block kernel, writing
  * through the engine's sink and using the engine's scalar chunk functions
  * for the pieces a block kernel leaves. sl_canon_simd_select() points
- * sl_canon_active at the table of the chosen path; cpu.c calls it once at
- * start (before worker threads) and again when a test forces a path.
+ * sl_canon_active at the table of the chosen path. cpu.c calls it once at
+ * start, before worker threads, and again when a test forces a path.
  */
 #include "crypto/simd/canon_simd.h"
 
@@ -43,10 +43,16 @@ static void scalar_relaxed(void *ctx, struct sl_canon_body *st, const uint8_t *p
 		struct sl_canon_target t = { out, sink_put, sink_crlf, scalar_relaxed }; \
 		sl_canon_drive((kset).relaxed, st, &t, in, len);                         \
 	}                                                                                \
+	static void label##_header(struct sl_sink *out, const uint8_t *field, size_t len, \
+				   int crlf)                                             \
+	{                                                                                \
+		(kset).header_relaxed(out, field, len, crlf);                            \
+	}                                                                                \
 	const struct sl_canon_ops sl_canon_ops_##label = {                               \
 		.name = #label,                                                          \
 		.body_simple = label##_simple,                                           \
 		.body_relaxed = label##_relaxed,                                         \
+		.header_relaxed = label##_header,                                        \
 	};
 
 #if defined(__x86_64__)

@@ -8,7 +8,9 @@
  *   compress(p, &plan, o)        write the kept bytes of p at o (it may
  *                                write up to 64 bytes), return the new end
  *   copy64(p, o)                 copy 64 bytes from p to o
- * and gets CANON_PREFIX##_simple and CANON_PREFIX##_relaxed.
+ * and gets CANON_PREFIX##_simple and CANON_PREFIX##_relaxed. Files that
+ * also include canon_header.h define compress_header(p, &plan, o), which
+ * writes every kept SP, HTAB, CR or LF as SP.
  */
 #include "crypto/simd/canon_block.h"
 

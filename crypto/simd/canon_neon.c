@@ -62,9 +62,31 @@ static inline uint8_t *compress(const uint8_t *p, const struct canon_plan *pl, u
 	return o;
 }
 
+/* Header values: every kept SP, HTAB, CR or LF is written as SP. */
+static inline uint8_t *compress_header(const uint8_t *p, const struct canon_plan *pl, uint8_t *o)
+{
+	uint8x8_t space = vdup_n_u8(' ');
+
+	for (unsigned g = 0; g < 8; g++) {
+		unsigned m = (unsigned)(pl->keep >> (8 * g)) & 0xff;
+		uint8x8_t bytes = vld1_u8(p + 8 * g);
+		uint8x8_t gap = vorr_u8(vceq_u8(bytes, vdup_n_u8('\t')),
+					vorr_u8(vceq_u8(bytes, vdup_n_u8('\r')),
+						vceq_u8(bytes, vdup_n_u8('\n'))));
+
+		bytes = vbsl_u8(gap, space, bytes);
+		vst1_u8(o, vtbl1_u8(bytes, vld1_u8(sl_canon_compress8[m])));
+		o += __builtin_popcount(m);
+	}
+	return o;
+}
+
+#include "crypto/simd/canon_header.h"
+
 const struct sl_canon_kernels sl_canon_kernels_neon = {
 	.name = "neon",
 	.simple = neon_simple,
 	.relaxed = neon_relaxed,
+	.header_relaxed = neon_header_relaxed,
 };
 #endif

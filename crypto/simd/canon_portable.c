@@ -62,8 +62,16 @@ static inline void copy64(const uint8_t *p, uint8_t *o)
 #define CANON_PREFIX portable
 #include "crypto/simd/canon_loop.h"
 
+static inline uint8_t *compress_header(const uint8_t *p, const struct canon_plan *pl, uint8_t *o)
+{
+	return compress(p, pl, o);
+}
+
+#include "crypto/simd/canon_header.h"
+
 const struct sl_canon_kernels sl_canon_kernels_portable = {
 	.name = "portable",
 	.simple = portable_simple,
 	.relaxed = portable_relaxed,
+	.header_relaxed = portable_header_relaxed,
 };

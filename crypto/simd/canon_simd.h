@@ -5,10 +5,10 @@
  * keep a small carry state between chunks. A block kernel works on whole
  * 64-byte blocks: it classifies the bytes into bit masks (SP/HTAB, CR, LF)
  * with vector compares, decides with 64-bit mask arithmetic which bytes
- * stay, and packs them with a vector compress. It handles the common case
- * only, where every CR is followed by LF and every LF follows a CR, and
- * stops at the first block that needs the byte-at-a-time scalar code
- * (bare CR or LF, or a CR carried over from the previous chunk).
+ * stay, and packs them with a vector compress. It handles only blocks
+ * where every CR is followed by LF and every LF follows a CR. It stops at
+ * the first block with a bare CR or LF, or after a CR carried over from
+ * the previous chunk, because those need the byte-at-a-time scalar code.
  *
  * Carry state, struct sl_canon_body of crypto/canon.h:
  *   cr   the input so far ended in CR; the next byte decides if LF follows
@@ -53,14 +53,15 @@ struct sl_canon_kernels {
 	const char *name;
 	sl_canon_blocks_fn simple;
 	sl_canon_blocks_fn relaxed;
+	sl_canon_header_fn header_relaxed;  /* output equal to the scalar one */
 };
 
 /* Kernels of PATH, or NULL when PATH has none (scalar) or the CPU lacks it. */
 const struct sl_canon_kernels *sl_canon_kernels_for(enum sl_simd_path path);
 
 /*
- * Where a driven canonicalization writes: put() appends bytes, crlf()
- * appends count CRLF pairs, scalar() runs the byte-at-a-time code with the
+ * Output of a driven canonicalization. put() appends bytes, crlf() appends
+ * count CRLF pairs, and scalar() runs the byte-at-a-time code with the
  * same carry state on a piece the block kernel left.
  */
 struct sl_canon_target {

@@ -7,8 +7,8 @@
  * enough bodies are ready. The result for each body equals
  * sl_dkim_body_hash() on that body.
  *
- * struct sl_dkim_body_batch is caller-owned scratch memory that holds the
- * canonical forms; it grows to the largest batch and is reused by later
+ * struct sl_dkim_body_batch is caller-owned scratch memory for the
+ * canonical forms. It grows to the largest batch and is reused by later
  * calls, so steady-state batches allocate nothing. Zero it before first
  * use and release it with sl_dkim_body_batch_free(). One batch struct must
  * not be used by two threads at once.

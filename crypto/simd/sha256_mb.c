@@ -28,15 +28,20 @@ struct lane {
 struct mb_path {
 	unsigned lanes;
 	sl_sha256_mb_fn kernel;
-	/*
-	 * Ready buffers from which the lanes beat one buffer at a time, from
-	 * bench/simd on the CPU named in docs/simd.md.
-	 * NOTE: measured on one AMD Zen 5 machine (AVX-512 and SHA-NI); the
-	 * arm64 values are estimates because qemu gives no timings.
-	 */
-	unsigned threshold;
+	unsigned threshold;  /* ready buffers from which the lanes run */
 };
 
+/*
+ * Thresholds. With SHA-NI, bench/simd's BM_sha256_threshold (16 KiB
+ * buffers, AMD Zen 5 with AVX-512 and SHA-NI) found the 16 AVX-512 lanes
+ * faster than SHA-NI one buffer at a time from 7 ready buffers, and the 8
+ * AVX2 lanes never faster, so AVX2 then never runs its lanes (9 is above
+ * its lane count). Without SHA instructions the single-buffer code is the
+ * portable one, about 6 times slower per buffer than SHA-NI on that machine, so the lanes
+ * run from 2 buffers.
+ * NOTE: the arm64 values are estimates: qemu gives no timings and no arm64
+ * machine was measured.
+ */
 static struct mb_path mb_path_of(enum sl_simd_path path)
 {
 	struct mb_path none = { 1, NULL, 0 };
@@ -44,9 +49,11 @@ static struct mb_path mb_path_of(enum sl_simd_path path)
 	switch (path) {
 #if defined(__x86_64__)
 	case SL_SIMD_AVX512:
-		return (struct mb_path){ 16, sl_sha256_mb_avx512, 6 };
+		return (struct mb_path){ 16, sl_sha256_mb_avx512,
+					 (sl_cpu_features() & SL_CPU_SHA_NI) ? 7 : 2 };
 	case SL_SIMD_AVX2:
-		return (struct mb_path){ 8, sl_sha256_mb_avx2, 6 };
+		return (struct mb_path){ 8, sl_sha256_mb_avx2,
+					 (sl_cpu_features() & SL_CPU_SHA_NI) ? 9 : 2 };
 #endif
 #if defined(__aarch64__)
 	case SL_SIMD_SHA2:
