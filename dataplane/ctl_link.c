@@ -128,6 +128,11 @@ struct sl_shm_worker *sl_sluiced_counters(const struct sl_worker *worker)
 	return shm && i < SL_SHM_WORKERS_MAX ? &shm->workers[i] : NULL;
 }
 
+struct sl_shm *sl_sluiced_shm(void)
+{
+	return atomic_load_explicit(&shm_ptr, memory_order_acquire);
+}
+
 const struct sl_snapshot *sl_sluiced_snapshot(void)
 {
 	struct sl_ctl_link *link = atomic_load_explicit(&link_ptr, memory_order_acquire);

@@ -29,6 +29,9 @@ int sl_sluiced_ctl_start(const struct sl_config *cfg, unsigned nworkers);
 void sl_sluiced_ctl_stop(void);
 
 struct sl_shm_worker *sl_sluiced_counters(const struct sl_worker *worker);
+/* The whole segment, or NULL before start; for its one writer of the
+ * destination entries. */
+struct sl_shm *sl_sluiced_shm(void);
 /* The current snapshot, or NULL; valid until this worker's next loop
  * iteration. */
 const struct sl_snapshot *sl_sluiced_snapshot(void);

@@ -255,6 +255,7 @@ static void on_closed(struct sl_conn *conn, void *user, int reason)
 		sl_sched_conn_idle(d->sched, c->dest, 0);
 	sl_sched_conn_closed(d->sched, c->dest);
 	dconn_unlink(c);
+	deliver_throttle_conn_closed(c);
 	sl_smtpc_free(c->smtp);
 	if (c->tls)
 		sl_tls_free(c->tls);
@@ -440,7 +441,7 @@ static void smtp_ready(void *ctx)
 	c->ever_ready = true;
 	c->dest->next_target = 0;
 	c->state = DC_IDLE;
-	if (c->d->stopping || c->messages >= c->d->cfg->messages_per_connection) {
+	if (c->d->stopping || c->messages >= c->msgs_max) {
 		c->state = DC_SESSION;
 		sl_smtpc_quit(c->smtp, sl_worker_now(c->d->w));
 		return;
@@ -453,10 +454,16 @@ static void smtp_txn_done(void *ctx, struct sl_smtpc_txn *txn)
 	struct dconn *c = ctx;
 	struct deliver *d = c->d;
 	struct dmsg *m = c->msg;
+	const struct sl_smtp_reply *worst = NULL;
 
 	for (size_t i = 0; i < c->rcpt_count; i++) {
 		struct drcpt *r = c->rcpts[i];
 		const struct sl_smtp_reply *reply = &txn->rcpt_reply[i];
+
+		/* One reply per transaction feeds the backoff rules: the first
+		 * failure, else the first success. */
+		if (!worst || (sl_smtp_reply_class(worst) == 2 && sl_smtp_reply_class(reply) != 2))
+			worst = reply;
 
 		switch (sl_smtp_reply_class(reply)) {
 		case 2:
@@ -470,6 +477,8 @@ static void smtp_txn_done(void *ctx, struct sl_smtpc_txn *txn)
 			break;
 		}
 	}
+	if (worst && c->rcpt_count > 0)
+		deliver_throttle_reply(c, c->rcpts[0]->domain, worst);
 	c->messages++;
 	c->rcpt_count = 0;
 	c->msg = NULL;
@@ -489,6 +498,7 @@ static void smtp_closed(void *ctx, const struct sl_smtp_reply *reason)
 		snprintf(why, sizeof(why), "%s (%s): %d %s", c->host, c->address, reason->code,
 			 reason->text);
 		sl_warn("delivery: session with %s failed", why);
+		deliver_throttle_reply(c, c->domain, reason);
 		note_session_failure(c, why);
 	}
 }
@@ -555,15 +565,16 @@ static void address_text(const struct sockaddr_storage *ss, char *buf, size_t le
 	}
 }
 
-static void conn_open(struct deliver *d, struct sl_sched_dest *dest)
+/* Returns 0 when a connection is opening, -1 when none may open now. */
+static int conn_open(struct deliver *d, struct sl_sched_dest *dest)
 {
 	struct sl_shm_worker *shm;
 	struct dconn *c;
 	const struct sl_sched_target *t;
 	int rc;
 
-	if (dest->target_count == 0)
-		return;
+	if (dest->target_count == 0 || dest->ready_count == 0)
+		return -1;
 	t = &dest->target[dest->next_target % dest->target_count];
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -574,6 +585,11 @@ static void conn_open(struct deliver *d, struct sl_sched_dest *dest)
 	c->timer.fn = on_timer;
 	c->started_ms = sl_worker_now(d->w);
 	snprintf(c->host, sizeof(c->host), "%s", t->host);
+	snprintf(c->domain, sizeof(c->domain), "%s", dest->ready.next->domain);
+	if (!deliver_throttle_conn_open(c)) {
+		free(c);
+		return -1;
+	}
 	address_text(&t->addr, c->address, sizeof(c->address));
 	rc = sl_conn_connect(d->w, (const struct sockaddr *)&t->addr, t->addr_len,
 			     d->source_len ? (const struct sockaddr *)&d->source : NULL,
@@ -584,9 +600,10 @@ static void conn_open(struct deliver *d, struct sl_sched_dest *dest)
 		snprintf(why, sizeof(why), "connect() to %s (%s) failed: %s", c->host, c->address,
 			 strerror(-rc));
 		sl_warn("delivery: %s", why);
+		deliver_throttle_conn_closed(c);
 		free(c);
 		sl_sched_dest_down(d->sched, dest, deliver_now_ms(), why);
-		return;
+		return -1;
 	}
 	sl_sched_conn_opened(d->sched, dest);
 	c->next = d->conns;
@@ -594,6 +611,7 @@ static void conn_open(struct deliver *d, struct sl_sched_dest *dest)
 	if ((shm = sl_sluiced_counters(d->w)))
 		atomic_fetch_add_explicit(&shm->connections, 1, memory_order_relaxed);
 	sl_timer_arm(d->w, &c->timer, d->cfg->connect_timeout);
+	return 0;
 }
 
 /* Transactions. */
@@ -617,9 +635,11 @@ static void conn_start_txn(struct dconn *c)
 {
 	struct deliver *d = c->d;
 	struct sl_sched_rcpt *taken[DELIVER_MAX_TXN_RCPTS];
-	size_t n = sl_sched_take(d->sched, c->dest, deliver_now_ms(), taken,
-				 DELIVER_MAX_TXN_RCPTS);
+	size_t max = DELIVER_MAX_TXN_RCPTS;
+	size_t n = 0;
 
+	if (deliver_throttle_admit(d, c->dest, &max))
+		n = sl_sched_take(d->sched, c->dest, deliver_now_ms(), taken, max);
 	if (n == 0) {
 		c->state = DC_IDLE;
 		sl_sched_conn_idle(d->sched, c->dest, 1);
@@ -738,6 +758,8 @@ static int dispatch(struct deliver *d)
 
 	while ((dest = sl_sched_runnable(d->sched, now))) {
 		for (struct dconn *c = d->conns; c && dest->ready_count; c = c->next) {
+			if (now < dest->hold_until_ms)
+				break;   /* a throttle refused the last transaction */
 			if (c->dest != dest || c->state != DC_IDLE || c->closing)
 				continue;
 			sl_sched_conn_idle(d->sched, dest, 0);
@@ -752,7 +774,8 @@ static int dispatch(struct deliver *d)
 			if (c->dest == dest && (c->state == DC_CONNECTING || c->state == DC_SESSION))
 				starting++;
 		while (dest->ready_count > starting && sl_sched_dest_can_open(d->sched, dest, now)) {
-			conn_open(d, dest);
+			if (conn_open(d, dest) < 0)
+				break;
 			starting++;
 			work++;
 		}
@@ -776,6 +799,7 @@ static int deliver_poll(struct sl_worker *w, void *state)
 	(void)w;
 	if (!d->cfg->enabled)
 		return 0;
+	deliver_throttle_sync(d);
 	sl_sched_advance(d->sched, now);
 	work += dispatch(d);
 	if (d->to_sign) {

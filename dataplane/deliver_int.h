@@ -134,6 +134,10 @@ struct dconn {
 	struct sl_sign_item sign;
 	uint64_t attempt_started_ms;
 	bool txn_submitted;            /* the SMTP engine owns the transaction */
+
+	char domain[256];              /* recipient domain it was opened for */
+	unsigned msgs_max;             /* transactions allowed on it */
+	struct sl_throttle_slot *conn_slot;  /* holds one connection of its limit */
 };
 
 struct deliver {
@@ -155,6 +159,9 @@ struct deliver {
 	struct dconn *to_sign;         /* signed at the end of this iteration */
 	bool stopping;
 	uint64_t counters[4];          /* delivered, deferred, bounced, notices */
+	uint64_t snapshot_generation;  /* last snapshot seen by this worker */
+	uint64_t action_seq;           /* last queue action applied */
+	bool actions_seen;
 };
 
 enum { CNT_DELIVERED, CNT_DEFERRED, CNT_BOUNCED, CNT_NOTICES };
@@ -183,5 +190,14 @@ void outcome_failed(void *ctx, struct sl_sched_rcpt *r, int permanent, const cha
 void deliver_load_body(struct dmsg *m);
 struct dmsg *dmsg_find(struct deliver *d, uint64_t id);
 void dmsg_queue_message(struct deliver *d, uint64_t id, bool at_start);
+
+/* deliver_throttle.c */
+struct sl_throttle_slot;
+bool deliver_throttle_admit(struct deliver *d, struct sl_sched_dest *dest, size_t *max_rcpts);
+bool deliver_throttle_conn_open(struct dconn *c);
+void deliver_throttle_conn_closed(struct dconn *c);
+void deliver_throttle_reply(struct dconn *c, const char *domain, const struct sl_smtp_reply *reply);
+void deliver_throttle_queued(const char *domain, int delta);
+void deliver_throttle_sync(struct deliver *d);
 
 #endif

@@ -137,6 +137,7 @@ void dmsg_queue_message(struct deliver *d, uint64_t id, bool at_start)
 			continue;
 		}
 		m->live++;
+		deliver_throttle_queued(r->domain, 1);
 		r->s.domain = r->domain;
 		r->s.group = m;
 		r->s.arrival_ms = (uint64_t)m->arrival_s * 1000;
@@ -318,6 +319,7 @@ static void finalize(struct drcpt *r)
 {
 	r->final = true;
 	r->msg->live--;
+	deliver_throttle_queued(r->domain, -1);
 }
 
 void outcome_delivered(struct dconn *c, struct drcpt *r, const struct sl_smtp_reply *reply)

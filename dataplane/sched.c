@@ -46,6 +46,7 @@ struct sl_sched {
 	struct domain *domains[DOMAIN_BUCKETS];
 	struct sl_sched_dest *dests;
 	struct sl_sched_dest *runnable;
+	size_t held;                    /* destinations with hold_until_ms set */
 };
 
 /* Intrusive list with a sentinel head. */
@@ -197,7 +198,8 @@ static struct sl_sched_dest *dest_get(struct sl_sched *s, const char *key)
 int sl_sched_dest_can_open(const struct sl_sched *s, const struct sl_sched_dest *d,
 			   uint64_t now_ms)
 {
-	return d->active < s->cfg.max_connections && now_ms >= d->down_until_ms;
+	return d->active < s->cfg.max_connections && now_ms >= d->down_until_ms &&
+	       now_ms >= d->hold_until_ms;
 }
 
 static void mark_runnable(struct sl_sched *s, struct sl_sched_dest *d)
@@ -216,6 +218,8 @@ struct sl_sched_dest *sl_sched_runnable(struct sl_sched *s, uint64_t now_ms)
 
 		s->runnable = d->next_runnable;
 		d->on_runnable = 0;
+		if (now_ms < d->hold_until_ms)
+			continue;   /* made runnable again when the hold ends */
 		if (d->ready_count > 0 && (d->idle > 0 || sl_sched_dest_can_open(s, d, now_ms)))
 			return d;
 	}
@@ -355,12 +359,76 @@ int sl_sched_defer(struct sl_sched *s, struct sl_sched_rcpt *r, uint64_t now_ms)
 	return 0;
 }
 
+void sl_sched_dest_hold(struct sl_sched *s, struct sl_sched_dest *d, uint64_t until_ms)
+{
+	if (d->hold_until_ms == 0)
+		s->held++;
+	if (until_ms > d->hold_until_ms)
+		d->hold_until_ms = until_ms;
+}
+
+static void release_holds(struct sl_sched *s, uint64_t now_ms)
+{
+	for (struct sl_sched_dest *d = s->dests; d && s->held > 0; d = d->next_all) {
+		if (d->hold_until_ms == 0 || now_ms < d->hold_until_ms)
+			continue;
+		d->hold_until_ms = 0;
+		s->held--;
+		mark_runnable(s, d);
+	}
+}
+
+static uint64_t first_hold_end(const struct sl_sched *s)
+{
+	uint64_t first = UINT64_MAX;
+
+	if (s->held == 0)
+		return first;
+	for (const struct sl_sched_dest *d = s->dests; d; d = d->next_all)
+		if (d->hold_until_ms != 0 && d->hold_until_ms < first)
+			first = d->hold_until_ms;
+	return first;
+}
+
+size_t sl_sched_retry_domain(struct sl_sched *s, const char *domain, uint64_t now_ms)
+{
+	struct sl_sched_rcpt due;
+	size_t moved = 0;
+
+	list_init(&due);
+	for (size_t i = 0; i < WHEEL_SLOTS; i++) {
+		struct sl_sched_rcpt *head = &s->wheel[i], *r = head->next;
+
+		while (r != head) {
+			struct sl_sched_rcpt *next = r->next;
+
+			if (strcmp(r->domain, domain) == 0) {
+				list_unlink(r);
+				s->wheel_count--;
+				list_append(&due, r);
+			}
+			r = next;
+		}
+	}
+	while (!list_empty(&due)) {
+		struct sl_sched_rcpt *r = due.next;
+
+		list_unlink(r);
+		r->where = SL_SCHED_NOWHERE;
+		r->due_ms = now_ms;
+		route(s, r, now_ms);
+		moved++;
+	}
+	return moved;
+}
+
 void sl_sched_advance(struct sl_sched *s, uint64_t now_ms)
 {
 	uint64_t now_tick = now_ms / s->cfg.tick_ms;
 	struct sl_sched_rcpt due;
 	uint64_t steps;
 
+	release_holds(s, now_ms);
 	if (now_tick <= s->tick)
 		return;
 	list_init(&due);
@@ -395,9 +463,14 @@ void sl_sched_advance(struct sl_sched *s, uint64_t now_ms)
 uint64_t sl_sched_next_due(const struct sl_sched *s, uint64_t now_ms)
 {
 	uint64_t next = (s->tick + 1) * s->cfg.tick_ms;
+	uint64_t hold = first_hold_end(s);
 
 	if (s->wheel_count == 0)
-		return UINT64_MAX;
+		next = UINT64_MAX;
+	if (hold < next)
+		next = hold;
+	if (next == UINT64_MAX)
+		return next;
 	return next > now_ms ? next - now_ms : 0;
 }
 

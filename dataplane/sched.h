@@ -89,6 +89,7 @@ struct sl_sched_dest {
 	uint32_t active;                /* open connections */
 	uint32_t idle;                  /* of which idle */
 	uint64_t down_until_ms;
+	uint64_t hold_until_ms;         /* held by a throttle until then */
 	unsigned target_count;
 	unsigned next_target;           /* rotates over targets */
 	struct sl_sched_target target[SL_SCHED_MAX_TARGETS];
@@ -163,6 +164,14 @@ void sl_sched_conn_closed(struct sl_sched *s, struct sl_sched_dest *d);
 /* Every target of dest failed: defer its ready recipients and pause it. */
 void sl_sched_dest_down(struct sl_sched *s, struct sl_sched_dest *d, uint64_t now_ms,
 			const char *why);
+
+/* A throttle holds dest until UNTIL_MS: it is not runnable before,
+ * and sl_sched_advance() makes it runnable again after. */
+void sl_sched_dest_hold(struct sl_sched *s, struct sl_sched_dest *d, uint64_t until_ms);
+
+/* Make every recipient of DOMAIN waiting on the wheel due now (the
+ * "retry" queue action). Returns how many were moved. */
+size_t sl_sched_retry_domain(struct sl_sched *s, const char *domain, uint64_t now_ms);
 
 /* May another connection to d be opened now? */
 int sl_sched_dest_can_open(const struct sl_sched *s, const struct sl_sched_dest *d,

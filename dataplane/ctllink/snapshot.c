@@ -144,8 +144,10 @@ static int parse_actions(struct sl_snapshot *s, json_t *arr, char *err, size_t e
 			a->kind = SL_SNAP_BOUNCE;
 		else if (kind && strcmp(kind, "retry") == 0)
 			a->kind = SL_SNAP_RETRY;
+		else if (kind && strcmp(kind, "resume") == 0)
+			a->kind = SL_SNAP_RESUME;
 		else {
-			snprintf(err, errlen, "actions[%zu].action: invalid: allowed values are bounce, retry", i);
+			snprintf(err, errlen, "actions[%zu].action: invalid: allowed values are bounce, retry, resume", i);
 			return -EINVAL;
 		}
 		if ((rc = copy_field(o, "domain", a->domain, sizeof(a->domain), "actions[]", err, errlen)))

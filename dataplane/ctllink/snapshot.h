@@ -46,6 +46,7 @@ struct sl_snap_suspension {
 enum sl_snap_action_kind {
 	SL_SNAP_BOUNCE = 0,	/* bounce every queued message to the domain */
 	SL_SNAP_RETRY,		/* retry every deferred message now */
+	SL_SNAP_RESUME,		/* end suspensions and backoffs of the domain */
 };
 
 struct sl_snap_action {
