@@ -280,6 +280,9 @@ static int check_sig_tags(struct sig *sg, const struct vctx *v, struct sl_dkim_r
 		return !result(r, SL_DKIM_PERMERROR, "v= is missing or not 1");
 	if (!a || !sg->b || !sg->bh || !sg->d || !sg->h || !sg->s)
 		return !result(r, SL_DKIM_PERMERROR, "a required tag (a, b, bh, d, h, s) is missing");
+	if (sg->d->value_len == 0 || sg->d->value_len >= sizeof(r->domain) ||
+	    sg->s->value_len == 0 || sg->s->value_len >= sizeof(r->selector))
+		return !result(r, SL_DKIM_PERMERROR, "d= or s= is empty or too long");
 	if (tag_is(a, "rsa-sha256"))
 		sg->type = SL_DKIM_KEY_RSA;
 	else if (tag_is(a, "ed25519-sha256"))
@@ -322,7 +325,7 @@ static int check_sig_tags(struct sig *sg, const struct vctx *v, struct sl_dkim_r
 		return !result(r, SL_DKIM_PERMERROR, "invalid x= value");
 	if (t && x && xv < tv)
 		return !result(r, SL_DKIM_PERMERROR, "x= is before t=");
-	if (x && (int64_t)xv < v->now)
+	if (x && v->now > 0 && xv < (uint64_t)v->now)
 		return !result(r, SL_DKIM_PERMERROR, "signature expired (x=%llu)",
 			       (unsigned long long)xv);
 	return 0;

@@ -496,6 +496,11 @@ static int cmd_verify(int argc, char **argv)
 		goto out;
 	if (sl_dkim_verify(msg, len, dns_path ? dns_from_file : dns_from_resolver, &df,
 			   (int64_t)time(NULL), res, 32, &count, &err) < 0) {
+		struct sl_dkim_err syntax;
+
+		/* The syntax check's message names the line, so prefer it. */
+		if (sl_dkim_check_message(msg, len, NULL, &syntax) < 0)
+			err = syntax;
 		fprintf(stderr, "sluicectl dkim verify: invalid message: %s\n", err.msg);
 		rc = SL_CTL_EXIT_USAGE;
 		goto out;

@@ -195,6 +195,9 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:768 -out "$T/small.pem" 
 run "RSA key under 1024 bits exits 2" 2 "768 bits" "$CTL" dkim sign \
 	--domain example.com --selector r1 --key "$T/small.pem" <"$T/crlf.eml"
 
+run "verify header without colon exits 2" 2 "line 3: header line has no colon" "$CTL" dkim \
+	verify --dns-file "$T/dns" <"$T/nocolon.eml"
+
 # ---- usage ----
 run "sign without key exits 2" 2 "missing --key" "$CTL" dkim sign --domain example.com \
 	--selector r1 <"$T/crlf.eml"

@@ -297,6 +297,29 @@ static void expiry(void **state)
 	free(reversed);
 }
 
+/* An x= beyond the int64 range is far in the future, not in the past. */
+static void expiry_huge_value(void **state)
+{
+	char *msg = craft(rsa_key, RSA_TAGS " x=9999999999999999999;", "from:to", HEADERS, BODY);
+
+	(void)state;
+	expect(msg, record("p=%s", rsa_p), SL_DKIM_PASS, "good");
+	free(msg);
+}
+
+static void long_selector_rejected(void **state)
+{
+	char tags[512], sel[200], *msg;
+
+	(void)state;
+	memset(sel, 's', sizeof(sel) - 1);
+	sel[sizeof(sel) - 1] = '\0';
+	snprintf(tags, sizeof(tags), "v=1; a=rsa-sha256; d=example.com; s=%s; h=from;", sel);
+	msg = craft(rsa_key, tags, "from", HEADERS, BODY);
+	expect(msg, record("p=%s", rsa_p), SL_DKIM_PERMERROR, "too long");
+	free(msg);
+}
+
 static void identity_rules(void **state)
 {
 	char *outside = craft(rsa_key, RSA_TAGS " i=u@example.org;", "from:to", HEADERS, BODY);
@@ -790,6 +813,8 @@ int main(void)
 		cmocka_unit_test(pkcs1_public_key),
 		cmocka_unit_test(dns_failures),
 		cmocka_unit_test(expiry),
+		cmocka_unit_test(expiry_huge_value),
+		cmocka_unit_test(long_selector_rejected),
 		cmocka_unit_test(identity_rules),
 		cmocka_unit_test(signature_tag_errors),
 		cmocka_unit_test(tampering_fails),
