@@ -28,13 +28,16 @@
  * The err argument may be NULL everywhere.
  *
  * Ownership: keys come from sl_dkim_key_* and are freed with
- * sl_dkim_key_free; a key may be shared by threads for signing. Output
- * buffers (struct sl_dkim_out) belong to the caller, grow as needed and are
- * reused across calls. Private key bytes copied by this module are wiped
- * with OPENSSL_cleanse before they are freed.
+ * sl_dkim_key_free. A key may be shared by threads for signing. Each
+ * signing thread keeps its digest contexts and one signing context for
+ * each of its last 4 keys in thread-local storage, and must call
+ * sl_dkim_thread_cleanup before it exits. Output buffers (struct
+ * sl_dkim_out) belong to the caller, grow as needed and are reused across
+ * calls. Private key bytes copied by this module are wiped with
+ * OPENSSL_cleanse before they are freed.
  *
- * Never produced: l= (the whole body is always signed), z=, q= other than
- * the default. The verifier accepts l= and q=dns/txt.
+ * Never produced: l= (the whole body is always signed), z= and q=. The
+ * verifier accepts l= and q=dns/txt in signatures made by others.
  */
 #ifndef SLUICE_CRYPTO_DKIM_H
 #define SLUICE_CRYPTO_DKIM_H
