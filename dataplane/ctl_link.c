@@ -88,8 +88,8 @@ int sl_sluiced_ctl_start(const struct sl_config *cfg, unsigned nworkers)
 	lc.on_snapshot = log_snapshot;
 	lc.keys.load = key_load;
 	lc.keys.free = key_free;
-	/* NOTE: the delivery engine still signs with the "signing" section's
-	 * keys; the snapshot's loaded keys are not used for signing yet. */
+	/* The delivery engine signs with these keys for the senders the
+	 * snapshot lists (dataplane/deliver_ctlsign.c). */
 	error = sl_ctl_link_start(&lc, &link);
 	if (error) {
 		sl_err("ctl: starting the link to %s failed: %s", ctl->link_socket, strerror(-error));

@@ -738,12 +738,15 @@ static void submit_signed(struct dconn *c)
 static void sign_and_submit(struct deliver *d)
 {
 	struct dconn *list = d->to_sign, *c;
+	int64_t now = (int64_t)time(NULL);
 
 	d->to_sign = NULL;
+	/* The snapshot's keys come first; other domains use the keys of
+	 * the "signing" section. */
 	for (c = list; c; c = c->wait_next)
-		if (!c->closing)
+		if (!c->closing && !deliver_sign_from_snapshot(&c->sign, now))
 			sl_sign_batch_add(d->batch, &c->sign);
-	sl_sign_batch_run(d->batch, (int64_t)time(NULL));
+	sl_sign_batch_run(d->batch, now);
 	for (c = list; c; c = c->wait_next)
 		if (!c->closing)
 			submit_signed(c);

@@ -200,4 +200,8 @@ void deliver_throttle_reply(struct dconn *c, const char *domain, const struct sl
 void deliver_throttle_queued(const char *domain, int delta);
 void deliver_throttle_sync(struct deliver *d);
 
+/* deliver_ctlsign.c: signs ITEM with the snapshot's keys for its From:
+ * domain; false when the snapshot has none for it. */
+bool deliver_sign_from_snapshot(struct sl_sign_item *item, int64_t now);
+
 #endif
