@@ -3,8 +3,8 @@
  *
  * The same mask logic as the vector kernels with plain C classify and
  * compress steps. Tests use it to check the mask logic apart from any
- * instruction set; it also defines the 8-byte compress table that the
- * AVX2 and NEON kernels use.
+ * instruction set. This file also defines the 8-byte compress table that
+ * the AVX2 and NEON kernels use.
  */
 #include <string.h>
 

@@ -1,8 +1,8 @@
 /*
  * crypto/simd/cpu.c - see cpu.h for the contract.
  *
- * The probe runs once (pthread_once). The chosen path is a plain int read
- * by the kernels' dispatchers; sl_simd_force() writes it and is meant for
+ * The probe runs once (pthread_once). The dispatchers read the chosen path
+ * with an atomic load. sl_simd_force() changes it, and it is meant for
  * tests and benchmarks, before worker threads start.
  */
 #include "crypto/simd/cpu.h"

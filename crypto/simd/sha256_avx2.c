@@ -1,7 +1,7 @@
 /*
  * crypto/simd/sha256_avx2.c - 8-lane SHA-256 with AVX2 (x86-64).
  *
- * One ymm register holds one state or message word of 8 buffers (lanes
+ * One ymm register contains one state or message word of 8 buffers (lanes
  * 0-7 of the h[word][lane] state). AVX2 has no rotate or three-input logic
  * instruction, so each rotate is two shifts and an or. Each lane's block
  * is loaded as two 32-byte rows and transposed 8x8 twice.
@@ -54,7 +54,7 @@ typedef __m256i vec;
 		SCHEDULE(t + 7); ROUND(b, c, d, e, f, g, h, a, t + 7);                \
 	} while (0)
 
-/* Transpose eight rows of eight words: out[k] holds word k of every row. */
+/* Transpose eight rows of eight words: out[k] contains word k of every row. */
 static inline void transpose8(const vec r[8], vec out[8])
 {
 	vec t[8], u[8];

@@ -1,9 +1,9 @@
 /*
  * crypto/simd/sha256_avx512.c - 16-lane SHA-256 with AVX-512 (x86-64).
  *
- * One zmm register holds one state word (or one message word) of 16
+ * One zmm register contains one state word (or one message word) of 16
  * buffers. Each block of the 16 lanes is loaded row by row and transposed
- * 16x16 so that vector t holds message word t of every lane. The rotate
+ * 16x16 so that vector t contains message word t of every lane. The rotate
  * (vprord) and three-input logic (vpternlogd) instructions make each
  * round about 17 vector operations for 16 buffers.
  *
@@ -71,7 +71,7 @@ static inline void transpose_128(vec v0, vec v1, vec v2, vec v3, vec *out, int j
 	out[12 + j] = _mm512_shuffle_i32x4(x1, x3, 0xdd);
 }
 
-/* Load block b of every lane into w[0..15], word t of lane j in w[t][j]. */
+/* Load the block at offset off of every lane: word t of lane j goes to w[t][j]. */
 static inline void load_words(vec w[16], const uint8_t *const p[16], size_t off)
 {
 	const vec bswap = _mm512_set4_epi32(0x0c0d0e0f, 0x08090a0b, 0x04050607, 0x00010203);

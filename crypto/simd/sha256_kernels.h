@@ -3,7 +3,7 @@
  *
  * A multi-buffer kernel runs the SHA-256 compression function on up to
  * SL_SHA256_MAX_LANES independent buffers. The state is stored transposed,
- * h[word][lane], so that one vector holds one state word of every lane.
+ * h[word][lane], so that one vector contains one state word of every lane.
  * Each call processes nblocks 64-byte blocks of every lane: lane j reads
  * p[j][0 .. 64 * nblocks). Lanes a caller does not use still get a valid
  * pointer (any readable block run) and their state is ignored.

@@ -2,12 +2,13 @@
  * crypto/simd/sha256_mb.h - SHA-256 of many buffers at once.
  *
  * sl_sha256_batch() hashes n complete buffers. When at least the path's
- * threshold of buffers is ready it runs them through a multi-buffer kernel
- * (one buffer per vector lane: AVX-512 16 lanes, AVX2 8, NEON 4, arm64
- * SHA-2 instructions 2 buffers interleaved); otherwise, and for the last
- * few buffers of a batch once too few lanes stay busy, it hashes one buffer
- * at a time with the single-buffer code (x86 SHA-NI, arm64 SHA-2
- * instructions, or portable C). Results never depend on the path.
+ * threshold of buffers is ready, it runs them through a multi-buffer
+ * kernel with one buffer per vector lane (AVX-512 16 lanes, AVX2 8, NEON
+ * 4, arm64 SHA-2 instructions 2 buffers interleaved). Below the threshold,
+ * and for the last buffers of a batch once too few lanes stay busy, it
+ * hashes one buffer at a time with the single-buffer code (x86 SHA-NI,
+ * arm64 SHA-2 instructions, or portable C). Results never depend on the
+ * path.
  *
  * The caller owns the jobs and their data; nothing is allocated. Buffers
  * may have any length and alignment and may overlap or repeat.
@@ -38,8 +39,8 @@ void sl_sha256_batch(struct sl_sha256_job *jobs, size_t n);
 
 /*
  * Hash every job with PATH. lanes_min is the lowest count of busy lanes for
- * which the multi-buffer kernel still runs (1 runs it to the end; a value
- * above the lane count never runs it).
+ * which the multi-buffer kernel still runs. A value of 1 runs it to the
+ * end, and a value above the lane count never runs it.
  */
 int sl_sha256_batch_path(enum sl_simd_path path, struct sl_sha256_job *jobs, size_t n,
 			 unsigned lanes_min);

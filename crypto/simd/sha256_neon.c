@@ -1,7 +1,7 @@
 /*
  * crypto/simd/sha256_neon.c - 4-lane SHA-256 with arm64 Advanced SIMD.
  *
- * For arm64 CPUs without the SHA-2 instructions: one q register holds one
+ * For arm64 CPUs without the SHA-2 instructions: one q register contains one
  * state or message word of four buffers (lanes 0-3). A rotate is a shift
  * and a shift-insert (ushr + sli). Each lane's block is four q rows,
  * transposed 4x4 per group of four words.
