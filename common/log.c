@@ -15,6 +15,7 @@ int sl_log_level = SL_LOG_INFO;
 
 static const char *log_program = "sluice";
 static int log_fd = STDERR_FILENO;
+static sl_log_writer_fn *log_writer;
 
 static const char *const level_names[] = {
 	[SL_LOG_ERR] = "error",
@@ -74,8 +75,21 @@ void sl_log_vwrite(enum sl_log_level level, const char *fmt, va_list ap)
 		len += (size_t)n < sizeof(line) - len - 1 ? (size_t)n : sizeof(line) - len - 2;
 	line[len++] = '\n';
 
+	if (log_writer)
+		log_writer(line, len);
+	else
+		sl_log_write_raw(line, len);
+}
+
+void sl_log_set_writer(sl_log_writer_fn *writer)
+{
+	log_writer = writer;
+}
+
+void sl_log_write_raw(const char *text, size_t len)
+{
 	/* One write per line keeps lines from several threads whole. */
-	while (write(log_fd, line, len) < 0 && errno == EINTR)
+	while (write(log_fd, text, len) < 0 && errno == EINTR)
 		;
 }
 

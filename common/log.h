@@ -14,6 +14,7 @@
 #define SLUICE_COMMON_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum sl_log_level {
 	SL_LOG_ERR = 0,
@@ -30,6 +31,16 @@ int sl_log_level_parse(const char *name, enum sl_log_level *level);
 void sl_log_write(enum sl_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sl_log_vwrite(enum sl_log_level level, const char *fmt, va_list ap);
+
+/*
+ * Hand formatted lines (newline included) to WRITER instead of writing
+ * them at once, for example to a queue drained by a service thread that
+ * calls sl_log_write_raw(); NULL restores direct writes. Set it before
+ * other threads log.
+ */
+typedef void sl_log_writer_fn(const char *line, size_t len);
+void sl_log_set_writer(sl_log_writer_fn *writer);
+void sl_log_write_raw(const char *text, size_t len);
 
 #define sl_log(level, ...)                                   \
 	do {                                                 \

@@ -6,7 +6,7 @@
  * Loads the configuration (-t: only check it and exit), starts the worker
  * threads, then waits for signals in the main thread:
  *   SIGTERM, SIGINT  stop accepting, let open work finish, flush, exit 0
- *   SIGHUP           reopen the log file
+ *   SIGHUP           reopen the log file (done by the log thread, logq.h)
  *   SIGUSR1          write allocator statistics to the log
  * Every thread blocks these signals; only the main thread takes them,
  * with sigwaitinfo(), so no handler runs inside a worker.
@@ -26,10 +26,12 @@
 #include "common/log.h"
 #include "ctl/config/config.h"
 #include "ctl/config/config_sluiced.h"
+#include "crypto/simd/cpu.h"
 #include "dataplane/deliver.h"
 #include "dataplane/alloc.h"
 #include "dataplane/conn.h"
 #include "dataplane/ctl_link.h"
+#include "dataplane/logq.h"
 #include "dataplane/smtp_server.h"
 #include "dataplane/store.h"
 #include "dataplane/worker.h"
@@ -91,8 +93,10 @@ static void serve(const struct sl_config_sluiced *c, const sigset_t *set)
 		if (sig < 0)
 			continue;
 		if (sig == SIGHUP) {
-			if (open_log(c) == 0)
+			if (c->log_file) {
+				sl_logq_reopen(c->log_file);
 				sl_info("log reopened");
+			}
 			sl_deliver_reopen_logs();
 		} else if (sig == SIGUSR1) {
 			sl_alloc_stats_log();
@@ -158,6 +162,13 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	rc = sl_logq_start();
+	if (rc < 0) {
+		sl_err("starting the log thread failed: %s", strerror(-rc));
+		return 1;
+	}
+	/* Pick the SIMD paths (canonicalization, SHA-256) before workers start. */
+	sl_simd_init();
 	rc = register_modules();
 	if (rc == 0)
 		rc = sl_workers_start(cfg);
@@ -165,11 +176,12 @@ int main(int argc, char **argv)
 		sl_err("start failed: %s", strerror(-rc));
 		sl_workers_stop();
 		sl_workers_join();
+		sl_logq_stop();
 		sl_config_free(cfg);
 		return 1;
 	}
-	sl_info("started workers=%u config=%s allocator=%s", sl_workers_count(), path,
-		sl_alloc_name());
+	sl_info("started workers=%u config=%s allocator=%s simd=%s", sl_workers_count(), path,
+		sl_alloc_name(), sl_simd_name(sl_simd_current()));
 	/* Without the counters or the link sluiced still delivers, so a
 	 * failure here is logged (by the callee) and not fatal. */
 	sl_sluiced_ctl_start(cfg, sl_workers_count());
@@ -180,6 +192,7 @@ int main(int argc, char **argv)
 	if (c->pid_file)
 		unlink(c->pid_file);
 	sl_info("stopped");
+	sl_logq_stop();
 	sl_config_free(cfg);
 	return rc < 0 ? 1 : 0;
 }

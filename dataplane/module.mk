@@ -1,6 +1,7 @@
 # dataplane/: sluiced, the dataplane daemon (workers, kernel network
 # backend, SMTP server), and sluice-spool-dump for tests.
-DATAPLANE_SRCS := dataplane/alloc.c dataplane/auth.c dataplane/bufring.c dataplane/ctl_link.c dataplane/pool.c \
+DATAPLANE_SRCS := dataplane/alloc.c dataplane/auth.c dataplane/bufring.c dataplane/ctl_link.c \
+	dataplane/logq.c dataplane/pool.c \
 	dataplane/smtp_accept.c dataplane/smtp_commands.c dataplane/smtp_parse.c \
 	dataplane/smtp_server.c dataplane/store.c dataplane/tls.c dataplane/uring.c \
 	dataplane/worker.c
@@ -13,7 +14,8 @@ DATAPLANE_ALLOC_LIBS := -ljemalloc
 EXTRA_CFLAGS_dataplane_alloc := -DSL_WITH_JEMALLOC
 endif
 
-DATAPLANE_LIBS := sluice_deliver sluice_dataplane sluice_ctllink sluice_throttle sluice_queue sluice_crypto sluice_config sluice_common
+DATAPLANE_LIBS := sluice_deliver sluice_dataplane sluice_ctllink sluice_throttle sluice_queue \
+	sluice_crypto sluice_simd sluice_config sluice_common
 DATAPLANE_LDLIBS := -lcares -luring -lisal -lfyaml -lssl -lcrypto -lpthread -ljansson -lrt
 
 $(eval $(call add_library,sluice_dataplane,$(DATAPLANE_SRCS)))

@@ -21,9 +21,6 @@
  * client gets "421 4.7.0" and is closed; smtp.idle_timeout without input
  * ends the session with 421 4.4.2; smtp.max_errors rejected commands end
  * it with 421 4.7.0. Limits count per worker.
- *
- * Known limits: log lines are written from the worker thread (one
- * write(2) each, see common/log.h), not handed to a service thread.
  */
 #include "dataplane/smtp_server.h"
 
