@@ -1,6 +1,6 @@
 /*
- * dataplane/logq.h - sluiced's log service thread, so that workers never
- * wait for a log write.
+ * dataplane/logq.h - sluiced's log service thread, so that workers do not
+ * wait for log writes to the disk.
  *
  * sl_logq_start() routes every log line (common/log.h) into a 1 MiB
  * in-memory queue that one service thread writes to the log file. A

@@ -3,8 +3,8 @@
  *
  *   sluiced -c FILE [-t]
  *
- * Loads the configuration (-t: only check it and exit), starts the worker
- * threads, then waits for signals in the main thread:
+ * Loads the configuration (with -t it only checks it and exits) and starts
+ * the worker threads. The main thread then waits for these signals:
  *   SIGTERM, SIGINT  stop accepting, let open work finish, flush, exit 0
  *   SIGHUP           reopen the log file (done by the log thread, logq.h)
  *   SIGUSR1          write allocator statistics to the log

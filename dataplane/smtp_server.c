@@ -17,10 +17,10 @@
  * Output: replies of one processing pass are collected and sent with one
  * send, so a pipelined group of commands gets one packet of replies.
  *
- * Limits: over smtp.max_sessions or smtp.max_sessions_per_client a new
- * client gets "421 4.7.0" and is closed; smtp.idle_timeout without input
- * ends the session with 421 4.4.2; smtp.max_errors rejected commands end
- * it with 421 4.7.0. Limits count per worker.
+ * Limits count per worker. A new client over smtp.max_sessions or
+ * smtp.max_sessions_per_client gets "421 4.7.0" and is disconnected.
+ * A session idle for smtp.idle_timeout gets 421 4.4.2, and one with
+ * smtp.max_errors rejected commands gets 421 4.7.0; both are closed.
  */
 #include "dataplane/smtp_server.h"
 

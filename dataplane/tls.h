@@ -6,7 +6,7 @@
  *
  *   sl_tls_feed()      give received ciphertext to OpenSSL
  *   sl_tls_handshake() advance the handshake: 0 done, -EAGAIN needs more
- *                      input, -EPROTO failed (sl_tls_error() says why)
+ *                      input, -EPROTO failed (sl_tls_error() returns the reason)
  *   sl_tls_read()      plaintext out: bytes, -EAGAIN, or 0 at close_notify
  *   sl_tls_write()     plaintext in (all of it is taken)
  *   sl_tls_output()    move pending ciphertext into a buffer to send

@@ -330,8 +330,9 @@ static void run_loop(struct sl_worker *w)
 static int worker_setup(struct sl_worker *w)
 {
 	const struct sl_config_sluiced *c = sl_config_sluiced(w->cfg);
-	/* Only this thread submits, and completions are posted when it asks
-	 * for them (DEFER_TASKRUN, Linux 6.1), which saves wakeups. */
+	/* Only this thread submits, and the kernel posts completions only
+	 * when this thread waits for them (DEFER_TASKRUN, Linux 6.1), which
+	 * saves wakeups. */
 	struct io_uring_params params = {
 		.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
 			 IORING_SETUP_DEFER_TASKRUN,

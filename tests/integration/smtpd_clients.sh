@@ -14,7 +14,8 @@ port=$(free_port)
 sluiced_make_cert "$dir"
 printf 'alice:secret\n' >"$dir/users"
 chmod 600 "$dir/users"
-# 1,000 sessions need about 2,100 descriptors in sluiced and smtp-source.
+# 1,000 sessions need more than 1,000 descriptors in sluiced and in
+# smtp-source each.
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cat >"$dir/sluice.yaml" <<YAML
 sluiced:
@@ -34,7 +35,8 @@ spool:
   paths: [$dir/spool]
 YAML
 
-# The message as clients send it: no Message-ID or Date, a dot-stuffed line.
+# The message file: no Message-ID or Date, and lines that start with a dot
+# (the clients dot-stuff them on the wire).
 cat >"$dir/message.txt" <<'MSG'
 From: Sender <sender@example.com>
 To: Receiver <receiver@example.net>
