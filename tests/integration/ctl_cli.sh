@@ -43,10 +43,21 @@ rules:
 YAML
 
 write_config "$T/main.yaml" "$T/ctl.sock" 0660 root
+# wait_ctl SOCKET: until sluice-ctld answers a status request on SOCKET
+# as root. The socket file exists from bind(), before listen(), so its
+# presence alone does not mean that connections are accepted.
+wait_ctl() {
+	for _ in $(seq 200); do
+		SLUICE_CTL_SOCKET=$1 "$CTL" status >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 "$CTLD" -c "$T/main.yaml" 2>"$T/ctld.log" &
 CTLD_PID=$!
 on_exit_kill $CTLD_PID
-for _ in $(seq 50); do [[ -S $T/ctl.sock ]] && break; sleep 0.1; done
+wait_ctl "$T/ctl.sock" || not_ok "sluice-ctld answers on ctl.sock"
 export SLUICE_CTL_SOCKET=$T/ctl.sock
 
 # run NAME EXPECTED_STATUS ARGS...: runs sluicectl, keeps its output in
@@ -214,7 +225,7 @@ if useradd --system --no-create-home --user-group --shell /usr/sbin/nologin "$TU
 	write_config "$T/open.yaml" "$T/open.sock" 0666 root
 	"$CTLD" -c "$T/open.yaml" 2>"$T/ctld-open.log" &
 	on_exit_kill $!
-	for _ in $(seq 50); do [[ -S $T/open.sock ]] && break; sleep 0.1; done
+	wait_ctl "$T/open.sock" || not_ok "sluice-ctld answers on open.sock"
 	SLUICE_CTL_SOCKET=$T/open.sock as_user status >"$T/out" 2>"$T/err"
 	check_eq "other user refused by credentials" "1" "$?"
 	check "credential refusal message" grep -q "permission denied: uid $(id -u "$TUSER") is not root" "$T/err"
@@ -224,7 +235,7 @@ if useradd --system --no-create-home --user-group --shell /usr/sbin/nologin "$TU
 	write_config "$T/group.yaml" "$T/group.sock" 0660 "$TUSER"
 	"$CTLD" -c "$T/group.yaml" 2>"$T/ctld-group.log" &
 	on_exit_kill $!
-	for _ in $(seq 50); do [[ -S $T/group.sock ]] && break; sleep 0.1; done
+	wait_ctl "$T/group.sock" || not_ok "sluice-ctld answers on group.sock"
 	check_eq "group socket group" "$TUSER" "$(stat -c %G "$T/group.sock")"
 	SLUICE_CTL_SOCKET=$T/group.sock as_user status --json >"$T/out" 2>"$T/err"
 	check_eq "group member admitted" "0" "$?"
