@@ -359,11 +359,16 @@ static void apply_actions(struct deliver *d, const struct sl_snapshot *snap)
 				sl_worker_index(d->w), n, a->domain);
 			break;
 		}
-		case SL_SNAP_BOUNCE:
-			/* TODO: bounce the domain's queued recipients. */
-			sl_warn("delivery: queue action bounce for domain=%s is not implemented yet",
-				a->domain);
+		case SL_SNAP_BOUNCE: {
+			char why[400];
+			size_t n;
+
+			snprintf(why, sizeof(why), "bounced by the operator (queue bounce %s)", a->domain);
+			n = sl_sched_bounce_domain(d->sched, a->domain, "5.0.0", why);
+			sl_info("delivery: worker=%u bounced %zu recipients of domain=%s",
+				sl_worker_index(d->w), n, a->domain);
 			break;
+		}
 		}
 	}
 	d->action_seq = newest;

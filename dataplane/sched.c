@@ -422,6 +422,62 @@ size_t sl_sched_retry_domain(struct sl_sched *s, const char *domain, uint64_t no
 	return moved;
 }
 
+size_t sl_sched_bounce_domain(struct sl_sched *s, const char *domain, const char *enhanced,
+			      const char *why)
+{
+	struct sl_sched_rcpt doomed;
+	struct domain *dom = domain_get(s, domain);
+	size_t bounced = 0;
+
+	list_init(&doomed);
+	for (size_t i = 0; i < WHEEL_SLOTS; i++) {
+		struct sl_sched_rcpt *head = &s->wheel[i], *r = head->next;
+
+		while (r != head) {
+			struct sl_sched_rcpt *next = r->next;
+
+			if (strcmp(r->domain, domain) == 0) {
+				list_unlink(r);
+				s->wheel_count--;
+				list_append(&doomed, r);
+			}
+			r = next;
+		}
+	}
+	while (!list_empty(&dom->waiting)) {
+		struct sl_sched_rcpt *r = dom->waiting.next;
+
+		list_unlink(r);
+		dom->waiting_count--;
+		s->resolving_count--;
+		list_append(&doomed, r);
+	}
+	for (struct sl_sched_dest *d = s->dests; d; d = d->next_all) {
+		struct sl_sched_rcpt *r = d->ready.next;
+
+		while (r != &d->ready) {
+			struct sl_sched_rcpt *next = r->next;
+
+			if (strcmp(r->domain, domain) == 0) {
+				list_unlink(r);
+				d->ready_count--;
+				s->ready_count--;
+				list_append(&doomed, r);
+			}
+			r = next;
+		}
+	}
+	while (!list_empty(&doomed)) {
+		struct sl_sched_rcpt *r = doomed.next;
+
+		list_unlink(r);
+		r->where = SL_SCHED_NOWHERE;
+		s->ops.failed(s->ctx, r, 1, enhanced, why);
+		bounced++;
+	}
+	return bounced;
+}
+
 void sl_sched_advance(struct sl_sched *s, uint64_t now_ms)
 {
 	uint64_t now_tick = now_ms / s->cfg.tick_ms;

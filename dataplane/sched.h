@@ -173,6 +173,12 @@ void sl_sched_dest_hold(struct sl_sched *s, struct sl_sched_dest *d, uint64_t un
  * "retry" queue action). Returns how many were moved. */
 size_t sl_sched_retry_domain(struct sl_sched *s, const char *domain, uint64_t now_ms);
 
+/* Bounce every queued recipient of DOMAIN through ops->failed (the
+ * "bounce" queue action); recipients in flight finish their attempt.
+ * Returns how many were bounced. */
+size_t sl_sched_bounce_domain(struct sl_sched *s, const char *domain, const char *enhanced,
+			      const char *why);
+
 /* May another connection to d be opened now? */
 int sl_sched_dest_can_open(const struct sl_sched *s, const struct sl_sched_dest *d,
 			   uint64_t now_ms);

@@ -7,7 +7,9 @@
 #    suspends busy.test (visible in "sluicectl queue summary"), and
 #    delivery resumes when the 4 s suspension ends;
 #  - an operator suspension ("queue suspend") holds delivery and
-#    "queue resume" releases it.
+#    "queue resume" releases it;
+#  - "queue bounce" bounces the deferred mail of a domain whose server
+#    port is closed.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/smtp/sluiced.sh"
 
@@ -20,6 +22,7 @@ SMTP=$(free_port)
 SINK=$(free_port)
 BUSY=$(free_port)
 METRICS=$(free_port)
+CLOSED=$(free_port)   # nothing listens here
 RATE_COUNT=100
 BUSY_COUNT=6
 cat >"$T/rules.yaml" <<YAML
@@ -52,7 +55,10 @@ spool:
   free_floor_percent: 0
 delivery:
   enabled: true
-  routes: ['slow.test 127.0.0.1:$SINK', 'held.test 127.0.0.1:$SINK', 'busy.test 127.0.0.1:$BUSY']
+  routes: ['slow.test 127.0.0.1:$SINK', 'held.test 127.0.0.1:$SINK', 'busy.test 127.0.0.1:$BUSY', 'gone.test 127.0.0.1:$CLOSED',
+           'shop.test 127.0.0.1:$SINK']
+  # Bounce notices go to shop.test above; no lookup leaves loopback.
+  resolver: 127.0.0.1:$CLOSED
   accounting_log: $T/accounting.jsonl
   retry_initial: 1s
   retry_max: 1s
@@ -201,4 +207,22 @@ check_eq "held.test shown suspended" "suspended" "$(summary_state held.test)"
 check_eq "queue resume accepted" "0" "$?"
 wait_delivered held.test 3 100
 check_eq "held.test delivered after resume" "3" "$(accounted delivered @held.test)"
+
+# Bounce: gone.test's port is closed, so its mail is deferred until the
+# operator bounces it.
+send gone.test 1 2
+check_eq "gone campaign injected" "0" "$?"
+for _ in $(seq 50); do
+	[[ $(accounted deferred @gone.test) -ge 2 ]] && break
+	sleep 0.1
+done
+check "gone.test deferred" test "$(accounted deferred @gone.test)" -ge 2
+"$CTL" queue bounce gone.test >/dev/null
+check_eq "queue bounce accepted" "0" "$?"
+for _ in $(seq 50); do
+	[[ $(accounted bounced @gone.test) -ge 2 ]] && break
+	sleep 0.1
+done
+check_eq "gone.test bounced by operator" "2" "$(accounted bounced @gone.test)"
+check_eq "gone.test nothing delivered" "0" "$(accounted delivered @gone.test)"
 finish
