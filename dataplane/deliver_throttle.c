@@ -62,6 +62,7 @@ static size_t applied_count;
 static struct depth_entry depths[SL_SHM_DESTS_MAX];
 static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t published_ms;
+static _Atomic bool depths_changed;   /* since the last publication */
 
 static void table_init(void)
 {
@@ -233,6 +234,7 @@ void deliver_throttle_queued(const char *domain, int delta)
 
 	if (e)
 		atomic_fetch_add_explicit(&e->depth, delta, memory_order_relaxed);
+	atomic_store_explicit(&depths_changed, true, memory_order_relaxed);
 }
 
 /* The end of the longest suspension or slowdown that applies to DOMAIN,
@@ -272,11 +274,16 @@ static void publish_depths(const struct sl_policy *policy)
 	struct sl_shm *shm = sl_sluiced_shm();
 	uint64_t now = deliver_now_ms();
 
-	if (!shm || now - published_ms < PUBLISH_EVERY_MS)
+	if (!shm) {
+		atomic_store(&depths_changed, false);   /* nobody reads the counters */
+		return;
+	}
+	if (now - published_ms < PUBLISH_EVERY_MS)
 		return;
 	if (pthread_mutex_trylock(&publish_lock) != 0)
 		return;
 	published_ms = now;
+	atomic_store(&depths_changed, false);
 	for (uint32_t i = 0; i < SL_SHM_DESTS_MAX; i++) {
 		struct depth_entry *e = &depths[i];
 		char reason[64] = "";
@@ -388,4 +395,9 @@ void deliver_throttle_sync(struct deliver *d)
 		}
 	}
 	publish_depths(policy);
+	/* A change made after the last publication needs one more loop
+	 * iteration even when nothing else wakes this worker. */
+	if (atomic_load_explicit(&depths_changed, memory_order_relaxed) &&
+	    (d->tick.deadline == 0 || d->tick.deadline > sl_worker_now(d->w) + PUBLISH_EVERY_MS))
+		sl_timer_arm(d->w, &d->tick, PUBLISH_EVERY_MS);
 }
