@@ -15,7 +15,7 @@ EXTRA_CFLAGS_dataplane_alloc := -DSL_WITH_JEMALLOC
 endif
 
 DATAPLANE_LIBS := sluice_deliver sluice_dataplane sluice_ctllink sluice_throttle sluice_queue \
-	sluice_crypto sluice_simd sluice_config sluice_common
+	sluice_crypto sluice_config sluice_common
 DATAPLANE_LDLIBS := -lcares -luring -lisal -lfyaml -lssl -lcrypto -lpthread -ljansson -lrt
 
 $(eval $(call add_library,sluice_dataplane,$(DATAPLANE_SRCS)))
