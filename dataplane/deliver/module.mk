@@ -14,3 +14,4 @@ $(eval $(call add_unit_test,test_deliver_parts,tests/unit/test_deliver_parts.c,s
 $(eval $(call add_unit_test,test_deliver_sched,tests/unit/test_deliver_sched.c,sluice_deliver sluice_common,))
 $(eval $(call add_unit_test,test_deliver_sign,tests/unit/test_deliver_sign.c,sluice_deliver sluice_crypto sluice_common,-lcrypto))
 $(eval $(call add_unit_test,test_deliver_config,tests/unit/test_deliver_config.c,sluice_config sluice_common,-lfyaml))
+$(eval $(call add_unit_test,test_sched_throttle,tests/unit/test_sched_throttle.c,sluice_deliver sluice_common,))
