@@ -44,6 +44,7 @@
 static const struct sl_worker_module smtp_module;
 static void session_free(struct session *s);
 static void flush_output(struct session *s);
+static void session_close(struct session *s);
 
 /* Replies. */
 
@@ -140,19 +141,19 @@ static void flush_output(struct session *s)
 		return;
 	if (b->len == 0) {
 		if (s->closing)
-			sl_conn_close(s->conn);
+			session_close(s);
 		return;
 	}
 	iov.iov_base = b->p;
 	iov.iov_len = b->len;
 	if (sl_conn_send(s->conn, &iov, 1, s->fill) < 0) {
-		sl_conn_close(s->conn);
+		session_close(s);
 		return;
 	}
 	s->send_busy = true;
 	s->fill ^= 1;
 	if (s->closing)
-		sl_conn_close(s->conn);	/* the backend sends what is queued first */
+		session_close(s);	/* the backend sends what is queued first */
 }
 
 /* Input processing. */
@@ -457,6 +458,20 @@ static void session_free(struct session *s)
 	sl_buf_free(&s->strings);
 	free(s->rcpts);
 	sl_pool_put(&srv->sessions, s);
+}
+
+/*
+ * Close the session's connection and give its per-client slot back at once,
+ * before the peer can see the close, so that a client reconnecting right
+ * after our close is never refused for a session that is already over.
+ */
+static void session_close(struct session *s)
+{
+	if (s->client_slot) {
+		client_put(s->srv, s->client_slot);
+		s->client_slot = NULL;
+	}
+	sl_conn_close(s->conn);
 }
 
 /* Refuse a connection with a 421 that needs no session (sent from static text). */
