@@ -36,12 +36,13 @@ chmod 755 "$dir"	# Postfix daemons run as user postfix
 pids=() postfix_conf=""
 cleanup() {
 	local pid
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-	[[ -n "$postfix_conf" ]] && postfix -c "$postfix_conf" stop >/dev/null 2>&1
-	find "$dir" -name '*.pem' -type f -exec shred -u {} + 2>/dev/null
-	find "$dir" -name '*.private' -type f -exec shred -u {} + 2>/dev/null
-	rm -rf "$dir"
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	[[ -z "$postfix_conf" ]] || postfix -c "$postfix_conf" stop >/dev/null 2>&1 || true
+	find "$dir" -name '*.pem' -type f -exec shred -u {} + 2>/dev/null || true
+	find "$dir" -name '*.private' -type f -exec shred -u {} + 2>/dev/null || true
+	rm -rf "$dir" 2>/dev/null
+	return 0
 }
 trap cleanup EXIT
 

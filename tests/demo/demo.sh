@@ -185,7 +185,7 @@ last = {}
 try:
     for line in open(sys.argv[1]):
         r = json.loads(line)
-        if r["sender"]:          # notices to senders are counted apart
+        if r["sender"]:          # notices (null sender) are not campaign mail
             last[(r["queue_id"], r["recipient"])] = r["status"]
 except FileNotFoundError:
     pass
@@ -199,7 +199,7 @@ while :; do
 	read -r delivered deferred bounced < <(outcomes)
 	[[ $((delivered + bounced)) -ge $injected ]] && break
 	if [[ $SECONDS -ge $deadline ]]; then
-		echo "demo: gave up waiting after $WAIT s" >&2
+		echo "demo: timed out after $WAIT s waiting for delivery" >&2
 		break
 	fi
 	sleep 1
