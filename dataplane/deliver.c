@@ -709,6 +709,19 @@ void deliver_body_ready(struct dmsg *m)
 	}
 }
 
+/* Counts a transaction's signatures by algorithm in the shared counters. */
+static void count_signatures(struct dconn *c)
+{
+	struct sl_shm_worker *shm = sl_sluiced_counters(c->d->w);
+
+	if (!shm)
+		return;
+	atomic_fetch_add_explicit(&shm->signatures[SL_SHM_ALG_RSA], c->sign.rsa_signatures,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&shm->signatures[SL_SHM_ALG_ED25519],
+				  c->sign.ed25519_signatures, memory_order_relaxed);
+}
+
 static void submit_signed(struct dconn *c)
 {
 	struct dmsg *m = c->msg;
@@ -718,6 +731,7 @@ static void submit_signed(struct dconn *c)
 		txn_abort(c, "4.7.5", c->sign.error);
 		return;
 	}
+	count_signatures(c);
 	c->iov[0] = (struct iovec){ c->sig.data, c->sig.len };
 	c->iov[1] = (struct iovec){ (void *)m->body, m->body_len };
 	c->txn = (struct sl_smtpc_txn){

@@ -42,7 +42,7 @@ bool deliver_sign_from_snapshot(struct sl_sign_item *item, int64_t now)
 		return false;
 
 	item->rc = 0;
-	item->signatures = 0;
+	sl_sign_item_count(item, NULL, 0);
 	item->error[0] = '\0';
 	item->out->len = 0;
 	for (size_t i = 0; i < signer->nkeys && n < SNAPSHOT_SIGNERS_MAX; i++) {
@@ -76,7 +76,7 @@ bool deliver_sign_from_snapshot(struct sl_sign_item *item, int64_t now)
 			 domain, job.err.msg);
 		return true;
 	}
-	item->signatures = (unsigned)n;
+	sl_sign_item_count(item, signers, n);
 	for (size_t k = 0; k < n && k < 2; k++)
 		snprintf(item->selectors[k], sizeof(item->selectors[k]), "s=%s d=%s",
 			 signers[k].selector, signers[k].domain);

@@ -253,10 +253,24 @@ static void sign_domain_items(struct sl_sign_batch *b, const struct sign_domain 
 				 d->name, b->jobs[i].err.msg);
 			continue;
 		}
-		it->signatures = (unsigned)d->count;
+		sl_sign_item_count(it, d->signer, d->count);
 		for (size_t k = 0; k < d->count && k < 2; k++)
 			snprintf(it->selectors[k], sizeof(it->selectors[k]), "s=%s d=%s",
 				 d->selector[k], d->name);
+	}
+}
+
+void sl_sign_item_count(struct sl_sign_item *item, const struct sl_dkim_signer *signers,
+			size_t n)
+{
+	item->signatures = (unsigned)n;
+	item->rsa_signatures = 0;
+	item->ed25519_signatures = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (sl_dkim_key_type(signers[i].key) == SL_DKIM_KEY_ED25519)
+			item->ed25519_signatures++;
+		else
+			item->rsa_signatures++;
 	}
 }
 
@@ -270,7 +284,7 @@ void sl_sign_batch_run(struct sl_sign_batch *b, int64_t now)
 		char domain[256];
 
 		it->rc = 0;
-		it->signatures = 0;
+		sl_sign_item_count(it, NULL, 0);
 		it->error[0] = '\0';
 		it->out->len = 0;
 		if (sl_sign_from_domain(it->headers, it->hlen, domain, sizeof(domain)) < 0) {

@@ -51,9 +51,16 @@ struct sl_sign_item {
 	/* Results. */
 	int rc;                         /* 0 signed or unsigned, -EAGAIN defer, other: error */
 	unsigned signatures;
+	unsigned rsa_signatures;        /* of those, rsa-sha256 */
+	unsigned ed25519_signatures;    /* of those, ed25519-sha256 */
 	char selectors[2][340];         /* "s=SEL d=DOMAIN" of the first two */
 	char error[640];
 };
+
+/* Set item->signatures and its counts by algorithm from the N signers
+ * that signed it. */
+void sl_sign_item_count(struct sl_sign_item *item, const struct sl_dkim_signer *signers,
+			size_t n);
 
 struct sl_sign_batch;
 

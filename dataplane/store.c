@@ -6,6 +6,12 @@
  * every loop iteration, which submits the batch (group commit) and runs
  * the callbacks of flushed batches. The shard's eventfd is watched on the
  * worker ring, so a flush completion wakes an idle worker.
+ *
+ * After each poll, the group commits completed since the last poll are
+ * copied from the spool's latency histogram into the worker's shared
+ * counters (spool flush latency), so queue/ needs no sluiced counters.
+ * NOTE: the spool's buckets are 2^(1/4) wide, so each latency published
+ * is the upper bound of its bucket, up to 19% above the measured value.
  */
 #include "dataplane/store.h"
 
@@ -17,6 +23,7 @@
 #include "common/log.h"
 #include "ctl/config/config_smtp.h"
 #include "ctl/config/config_spool.h"
+#include "dataplane/ctl_link.h"
 #include "dataplane/worker.h"
 #include "queue/spool.h"
 
@@ -33,6 +40,8 @@ struct store {
 	struct sl_spool *shard;
 	struct sl_spool_rcpt *rcpts;	/* scratch for one append */
 	unsigned rcpt_cap;
+	uint64_t batches_published;	/* group commits already counted */
+	uint32_t flush_hist_published[SL_SPOOL_FLUSH_BUCKETS];
 };
 
 /* An append in flight: the caller's completion plus the worker for the
@@ -113,21 +122,48 @@ int sl_store_append(struct sl_worker *w, const struct sl_store_envelope *env,
 	return rc;
 }
 
+/* Counts the group commits completed since the last call in the shared
+ * flush latency counters, one per batch. */
+static void publish_flushes(struct sl_worker *w, struct store *st)
+{
+	struct sl_shm_worker *shm = sl_sluiced_counters(w);
+	struct sl_spool_stats stats;
+
+	if (!shm)
+		return;
+	sl_spool_stats(st->shard, &stats);
+	if (stats.batches == st->batches_published)
+		return;
+	st->batches_published = stats.batches;
+	for (unsigned i = 0; i < SL_SPOOL_FLUSH_BUCKETS; i++) {
+		uint32_t added = stats.flush_us_hist[i] - st->flush_hist_published[i];
+		/* Upper bound of bucket i: 2^(i/4) microseconds. */
+		static const double quarter_powers[4] = { 1.0, 1.189207115, 1.414213562, 1.681792831 };
+		uint64_t latency_us = (uint64_t)((double)(1ULL << (i / 4)) * quarter_powers[i % 4] + 0.999);
+
+		for (uint32_t k = 0; k < added; k++)
+			sl_shm_count_flush(shm, latency_us);
+		st->flush_hist_published[i] = stats.flush_us_hist[i];
+	}
+}
+
 static void spool_event(struct sl_worker *w, void *arg)
 {
 	struct store *st = arg;
 	uint64_t v;
 
-	(void)w;
 	if (read(sl_spool_event_fd(st->shard), &v, sizeof(v)) < 0 && errno != EAGAIN)
 		sl_warn("store: read of spool eventfd failed: %s", strerror(errno));
 	sl_spool_poll(st->shard);
+	publish_flushes(w, st);
 }
 
 static int store_poll(struct sl_worker *w, void *state)
 {
 	struct store *st = state;
 	int rc = sl_spool_poll(st->shard);
+
+	publish_flushes(w, st);
 
 	if (rc < 0)
 		sl_err("worker=%u spool poll failed: %s", sl_worker_index(w), strerror(-rc));

@@ -2,7 +2,9 @@
 # A small campaign through sluiced into Postfix's smtp-sink while
 # sluice-ctld runs, is restarted mid-campaign, and serves metrics: every
 # message is delivered, and the delivered, deferred and injected counters
-# in /metrics equal the accounting log of the same run.
+# in /metrics equal the accounting log of the same run. Each message is
+# signed with an RSA and an Ed25519 key, and the signature counters equal
+# the signatures the accounting log lists.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/smtp/sluiced.sh"
 
@@ -14,6 +16,8 @@ SMTP=$(free_port)
 SINK=$(free_port)
 METRICS=$(free_port)
 COUNT=40
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T/rsa.pem" 2>/dev/null
+openssl genpkey -algorithm ED25519 -out "$T/ed.pem" 2>/dev/null
 cat >"$T/sluice.yaml" <<YAML
 sluiced:
   workers: 2
@@ -33,6 +37,8 @@ delivery:
   accounting_log: $T/accounting.jsonl
   retry_initial: 1s
   retry_max: 2s
+signing:
+  keys: ['shop.test rsa $T/rsa.pem', 'shop.test ed $T/ed.pem']
 ctl:
   socket: $T/ctl.sock
   link_socket: $T/link.sock
@@ -79,6 +85,15 @@ except FileNotFoundError:
 print(n)
 PYEOF
 }
+signed() { # SELECTOR: signatures with this selector in the accounting log
+	$PY - "$T/accounting.jsonl" "$1" <<'PYEOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    n += sum(1 for d in json.loads(line).get("dkim") or [] if d.startswith("s=%s " % sys.argv[2]))
+print(n)
+PYEOF
+}
 
 /usr/sbin/smtp-sink -u nobody "127.0.0.1:$SINK" 64 2>"$T/sink.log" &
 on_exit_kill $!
@@ -105,6 +120,16 @@ check_eq "metrics injected" "$COUNT" "$(metric sluice_messages_injected_total)"
 check_eq "metrics delivered equals accounting" "$delivered" "$(metric sluice_recipients_delivered_total)"
 check_eq "metrics deferred equals accounting" "$(accounted deferred)" "$(metric sluice_recipients_deferred_total)"
 check_eq "metrics bounced equals accounting" "$(accounted bounced)" "$(metric sluice_recipients_bounced_total)"
+# Every attempt signs anew, so a deferred attempt adds its signatures too.
+rsa_signed=$(signed rsa)
+check "every message signed with rsa" test "$rsa_signed" -ge "$COUNT"
+check_eq "every message signed with ed25519" "$rsa_signed" "$(signed ed)"
+check_eq "metrics rsa signatures equal accounting" "$rsa_signed" \
+	"$(metric 'sluice_dkim_signatures_total\{algorithm="rsa-sha256"\}')"
+check_eq "metrics ed25519 signatures equal accounting" "$(signed ed)" \
+	"$(metric 'sluice_dkim_signatures_total\{algorithm="ed25519-sha256"\}')"
+flushes=$(metric sluice_spool_flush_seconds_count)
+check "metrics spool flushes counted" test "${flushes:-0}" -gt 0
 conns=$(metric sluice_connections_open)
 check "metrics connections not negative" test "${conns:--1}" -ge 0
 # sluiced reconnects within its retry interval and its log thread writes
