@@ -195,6 +195,9 @@ void dmsg_queue_message(struct deliver *d, uint64_t id, bool at_start);
 struct sl_throttle_slot;
 bool deliver_throttle_admit(struct deliver *d, struct sl_sched_dest *dest, size_t *max_rcpts);
 bool deliver_throttle_conn_open(struct dconn *c);
+/* sl_sched_defer() with the retry schedule and maximum age of the
+ * throttle rules for the recipient's destination, where they set them. */
+int deliver_throttle_defer(struct deliver *d, struct sl_sched_rcpt *r, uint64_t now_ms);
 void deliver_throttle_conn_closed(struct dconn *c);
 void deliver_throttle_reply(struct dconn *c, const char *domain, const struct sl_smtp_reply *reply);
 void deliver_throttle_queued(const char *domain, int delta);

@@ -400,7 +400,7 @@ static void expire(struct deliver *d, struct dconn *c, struct drcpt *r,
 void outcome_deferred(struct deliver *d, struct dconn *c, struct drcpt *r,
 		      const struct sl_smtp_reply *reply)
 {
-	if (sl_sched_defer(d->sched, &r->s, deliver_now_ms()) < 0) {
+	if (deliver_throttle_defer(d, &r->s, deliver_now_ms()) < 0) {
 		expire(d, c, r, reply);
 		return;
 	}

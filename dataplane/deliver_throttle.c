@@ -6,6 +6,8 @@
  *   deliver_throttle_admit()     before each transaction: rate limits,
  *                                suspensions and backoffs; a refused
  *                                destination is held in the scheduler
+ *   deliver_throttle_defer()     a deferred recipient: the rules' retry
+ *                                schedule and maximum age
  *   deliver_throttle_conn_open() before each connection: the policy's
  *                                connection limit, shared by all workers
  *   deliver_throttle_reply()     every SMTP reply of a transaction or a
@@ -133,6 +135,29 @@ bool deliver_throttle_admit(struct deliver *d, struct sl_sched_dest *dest, size_
 	if (d->tick.deadline == 0 || d->tick.deadline > sl_worker_now(d->w) + wait_ms)
 		sl_timer_arm(d->w, &d->tick, wait_ms);
 	return false;
+}
+
+int deliver_throttle_defer(struct deliver *d, struct sl_sched_rcpt *r, uint64_t now_ms)
+{
+	const struct sl_policy *policy = current_policy();
+	const struct sl_sched_dest *dest = r->dest;
+	struct sl_sched_retry retry = { 0 };
+	struct sl_throttle_dest td;
+	struct sl_resolved res;
+
+	if (!policy)
+		return sl_sched_defer(d->sched, r, now_ms);
+	fill_dest(d, r->domain, dest && dest->target_count ? dest->target[0].host : NULL, &td);
+	sl_policy_resolve(policy, td.domain, td.mx, td.source, &res);
+	if ((res.limits.set & SL_LIMIT_RETRY) && res.limits.nretry > 0) {
+		retry.intervals_s = res.limits.retry_s;
+		retry.count = res.limits.nretry;
+	}
+	/* NOTE: the spool does not store the rule's maximum age, so after a
+	 * restart a recipient has the config's again until its next deferral. */
+	if ((res.limits.set & SL_LIMIT_MAX_AGE) && res.limits.max_age_s > 0)
+		retry.max_age_ms = (uint64_t)res.limits.max_age_s * 1000;
+	return sl_sched_defer_with(d->sched, r, now_ms, &retry);
 }
 
 bool deliver_throttle_conn_open(struct dconn *c)

@@ -240,11 +240,18 @@ static void wheel_insert(struct sl_sched *s, struct sl_sched_rcpt *r)
 	s->wheel_count++;
 }
 
-static int expired(const struct sl_sched *s, const struct sl_sched_rcpt *r, uint64_t now_ms)
+static uint64_t max_age_ms(const struct sl_sched *s, const struct sl_sched_rcpt *r)
 {
-	return now_ms >= r->arrival_ms + s->cfg.max_age_ms;
+	return r->max_age_ms ? r->max_age_ms : s->cfg.max_age_ms;
 }
 
+static int expired(const struct sl_sched *s, const struct sl_sched_rcpt *r, uint64_t now_ms)
+{
+	return now_ms >= r->arrival_ms + max_age_ms(s, r);
+}
+
+/* NOTE: deferrals without an SMTP attempt (lookup failure, destination
+ * down) use the config's retry schedule, not a throttle rule's. */
 static void defer_or_expire(struct sl_sched *s, struct sl_sched_rcpt *r, uint64_t now_ms,
 			    const char *enhanced, const char *why)
 {
@@ -330,14 +337,21 @@ void sl_sched_remove(struct sl_sched *s, struct sl_sched_rcpt *r)
 	r->where = SL_SCHED_NOWHERE;
 }
 
-static uint64_t backoff_ms(struct sl_sched *s, uint32_t attempts)
+static uint64_t backoff_ms(struct sl_sched *s, uint32_t attempts,
+			   const struct sl_sched_retry *retry)
 {
 	uint64_t delay = s->cfg.retry_initial_ms;
 
-	for (uint32_t i = 1; i < attempts && delay < s->cfg.retry_max_ms; i++)
-		delay *= 2;
-	if (delay > s->cfg.retry_max_ms)
-		delay = s->cfg.retry_max_ms;
+	if (retry && retry->count > 0) {
+		uint32_t i = attempts - 1 < retry->count ? attempts - 1 : retry->count - 1;
+
+		delay = (uint64_t)retry->intervals_s[i] * 1000;
+	} else {
+		for (uint32_t i = 1; i < attempts && delay < s->cfg.retry_max_ms; i++)
+			delay *= 2;
+		if (delay > s->cfg.retry_max_ms)
+			delay = s->cfg.retry_max_ms;
+	}
 	if (s->cfg.jitter_percent)
 		delay += (delay * s->cfg.jitter_percent / 100) * (next_random(s) % 1000) / 1000;
 	return delay;
@@ -345,13 +359,22 @@ static uint64_t backoff_ms(struct sl_sched *s, uint32_t attempts)
 
 int sl_sched_defer(struct sl_sched *s, struct sl_sched_rcpt *r, uint64_t now_ms)
 {
-	uint64_t limit = r->arrival_ms + s->cfg.max_age_ms;
+	return sl_sched_defer_with(s, r, now_ms, NULL);
+}
 
+int sl_sched_defer_with(struct sl_sched *s, struct sl_sched_rcpt *r, uint64_t now_ms,
+			const struct sl_sched_retry *retry)
+{
+	uint64_t limit;
+
+	if (retry && retry->max_age_ms)
+		r->max_age_ms = retry->max_age_ms;
+	limit = r->arrival_ms + max_age_ms(s, r);
 	sl_sched_remove(s, r);
 	r->attempts++;
 	if (now_ms >= limit)
 		return -ETIMEDOUT;
-	r->due_ms = now_ms + backoff_ms(s, r->attempts);
+	r->due_ms = now_ms + backoff_ms(s, r->attempts, retry);
 	/* The last retry happens at the maximum age, where it expires. */
 	if (r->due_ms > limit)
 		r->due_ms = limit;

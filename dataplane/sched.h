@@ -21,6 +21,9 @@
  * age is enforced wherever a recipient waits: a deferral never schedules
  * past arrival + max_age_ms, and a recipient found expired when it leaves
  * the wheel or a ready queue goes to ops->expired (to be bounced).
+ * sl_sched_defer_with() replaces both for one recipient with a retry
+ * schedule and maximum age of its own (a throttle rule's); the maximum
+ * age stays with the recipient for its later checks.
  *
  * Ownership: struct sl_sched_rcpt is embedded in the caller's recipient
  * and stays owned by the caller; the scheduler only links it. Domains and
@@ -67,6 +70,7 @@ struct sl_sched_rcpt {
 	uint64_t due_ms;         /* next attempt */
 	uint64_t arrival_ms;     /* when the message was accepted */
 	uint32_t attempts;       /* finished attempts so far */
+	uint64_t max_age_ms;     /* 0: the config's max_age_ms */
 	enum sl_sched_where where;
 	const char *domain;      /* lower case, owned by the caller */
 	const void *group;       /* the message: equal groups share a transaction */
@@ -128,6 +132,18 @@ void sl_sched_add(struct sl_sched *s, struct sl_sched_rcpt *r, uint64_t now_ms);
  * next one with backoff. Returns 0, or -ETIMEDOUT when the maximum age is
  * already reached (the caller bounces it; it is not queued). */
 int sl_sched_defer(struct sl_sched *s, struct sl_sched_rcpt *r, uint64_t now_ms);
+
+/* A retry schedule and maximum age that replace the config's. */
+struct sl_sched_retry {
+	const uint32_t *intervals_s;    /* n-th deferral waits intervals_s[n-1] seconds */
+	uint32_t count;                 /* the last interval repeats; 0: the config's backoff */
+	uint64_t max_age_ms;            /* 0: keep the recipient's maximum age */
+};
+
+/* sl_sched_defer() with RETRY's schedule and maximum age (plus the
+ * config's jitter); RETRY NULL is sl_sched_defer(). */
+int sl_sched_defer_with(struct sl_sched *s, struct sl_sched_rcpt *r, uint64_t now_ms,
+			const struct sl_sched_retry *retry);
 
 /* The recipient left the queue for good (delivered, bounced, dropped). */
 void sl_sched_remove(struct sl_sched *s, struct sl_sched_rcpt *r);

@@ -196,6 +196,44 @@ static void max_age_everywhere(void **s)
 	sl_sched_free(sc);
 }
 
+static void rule_retry_and_max_age(void **s)
+{
+	struct world w;
+	struct sl_sched *sc = make(&w, 0);
+	struct sl_sched_rcpt r, plain;
+	const uint32_t intervals[] = { 2, 5 };
+	const struct sl_sched_retry retry = { intervals, 2, 12000 };
+
+	(void)s;
+	rcpt_init(&r, "a.test", &r);
+	/* The rule's intervals, the last one repeating, in place of 1s, 2s, 4s. */
+	assert_int_equal(sl_sched_defer_with(sc, &r, 0, &retry), 0);
+	assert_int_equal(r.due_ms, 2000);
+	assert_int_equal(sl_sched_defer_with(sc, &r, 2000, &retry), 0);
+	assert_int_equal(r.due_ms, 7000);
+	/* The rule's maximum age of 12s caps the next retry... */
+	assert_int_equal(sl_sched_defer_with(sc, &r, 9000, &retry), 0);
+	assert_int_equal(r.due_ms, 12000);
+	/* ...expires the recipient when it leaves the wheel... */
+	sl_sched_advance(sc, 12000);
+	assert_int_equal(w.expired_calls, 1);
+	/* ...and bounces it when deferred, where the config's 60s keep it. */
+	assert_int_equal(sl_sched_defer_with(sc, &r, 12000, &retry), -ETIMEDOUT);
+	rcpt_init(&plain, "a.test", &plain);
+	assert_int_equal(sl_sched_defer(sc, &plain, 12000), 0);
+	assert_int_equal(plain.due_ms, 13000);
+	sl_sched_remove(sc, &plain);
+
+	/* Without a schedule or age of its own, the config's apply. */
+	const struct sl_sched_retry none = { NULL, 0, 0 };
+
+	rcpt_init(&plain, "a.test", &plain);
+	assert_int_equal(sl_sched_defer_with(sc, &plain, 0, &none), 0);
+	assert_int_equal(plain.due_ms, 1000);
+	assert_int_equal(sl_sched_defer_with(sc, &plain, 60000, &none), -ETIMEDOUT);
+	sl_sched_free(sc);
+}
+
 static void failures_stay_isolated(void **s)
 {
 	struct world w;
@@ -277,6 +315,7 @@ int main(void)
 		cmocka_unit_test(backoff_doubles_to_cap),
 		cmocka_unit_test(jitter_stays_in_range),
 		cmocka_unit_test(max_age_everywhere),
+		cmocka_unit_test(rule_retry_and_max_age),
 		cmocka_unit_test(failures_stay_isolated),
 		cmocka_unit_test(connection_limit),
 	};
