@@ -22,7 +22,7 @@
  * is limited beyond the delivery section's own limits.
  *
  * NOTE: a scheduler destination is an MX site that several recipient
- * domains may share; the domain of the first ready recipient decides for
+ * domains may share. The domain of the first ready recipient decides for
  * the whole destination, so a suspended domain also blocks the other
  * domains queued behind it on the same MX site.
  */
@@ -300,7 +300,7 @@ static void publish_depths(const struct sl_policy *policy)
 	uint64_t now = deliver_now_ms();
 
 	if (!shm) {
-		atomic_store(&depths_changed, false);   /* nobody reads the counters */
+		atomic_store(&depths_changed, false);   /* no shared memory, so no reader */
 		return;
 	}
 	if (now - published_ms < PUBLISH_EVERY_MS)
@@ -375,7 +375,7 @@ static void apply_actions(struct deliver *d, const struct sl_snapshot *snap)
 			newest = a->seq;
 		/* NOTE: actions already listed in the first snapshot a worker
 		 * receives are taken as done, so a restarted sluiced never repeats
-		 * an old bounce; an action sent while sluiced was down is lost. */
+		 * an old bounce. An action sent while sluiced was down is lost. */
 		if (!d->actions_seen || a->seq <= d->action_seq)
 			continue;
 		switch (a->kind) {

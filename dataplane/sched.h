@@ -22,7 +22,7 @@
  * past arrival + max_age_ms, and a recipient found expired when it leaves
  * the wheel or a ready queue goes to ops->expired (to be bounced).
  * sl_sched_defer_with() replaces both for one recipient with a retry
- * schedule and maximum age of its own (a throttle rule's); the maximum
+ * schedule and maximum age of its own (a throttle rule's). The maximum
  * age stays with the recipient for its later checks.
  *
  * Ownership: struct sl_sched_rcpt is embedded in the caller's recipient
