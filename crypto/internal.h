@@ -61,6 +61,67 @@ int sl_hlist_parse(struct sl_hlist *h, const uint8_t *hdr, size_t len,
 void sl_hlist_free(struct sl_hlist *h);
 int sl_hname_eq(const struct sl_hfield *f, const char *name, size_t len);
 
+/* ---- sign.c: the parts of one signature, shared with sign_batch.c ---- */
+
+#define SL_SIGN_MAX_SIGNERS 16
+#define SL_SIGN_HLIST_MAX 4096                        /* h= value, bytes */
+#define SL_SIGN_FIELD_MAX (SL_SIGN_HLIST_MAX + 2048)  /* folded field, bytes */
+#define SL_SIGN_SIG_MAX 512                           /* RSA-4096 signature bytes */
+
+/* Folding writer of one DKIM-Signature field; buf is NUL-terminated. */
+struct sl_fold {
+	char *buf;
+	size_t len;
+	size_t cap;
+	size_t col;            /* column of the next byte on the current line */
+	int overflow;          /* a write did not fit in cap */
+};
+
+/* Check a signer's names, identity and key against the stored body hash. */
+int sl_sign_check_signer(const struct sl_dkim_signer *s, const struct sl_dkim_bodyhash *bh,
+			 struct sl_dkim_err *err);
+/*
+ * Write the signer's h= value for the fields in h into hv (room for
+ * SL_SIGN_HLIST_MAX bytes). Fails with -EINVAL when the list lacks From
+ * or the message has no From field.
+ */
+int sl_sign_resolve_hlist(const struct sl_dkim_signer *s, const struct sl_hlist *h,
+			  char *hv, struct sl_dkim_err *err);
+/*
+ * Write the DKIM-Signature field up to and including "b=" into f, from
+ * its start. f->overflow is set when it does not fit.
+ */
+void sl_sign_build_field(struct sl_fold *f, const struct sl_dkim_signer *s, const char *hv,
+			 const struct sl_dkim_bodyhash *bh, int64_t now);
+/*
+ * Canonicalize the fields named in hv into sink, each name taken
+ * bottom-up. used is scratch space of at least h->n bytes.
+ */
+void sl_sign_canon_fields(struct sl_sink *sink, const struct sl_hlist *h, const char *hv,
+			  enum sl_dkim_canon canon, uint8_t *used);
+/*
+ * Append the base64 signature, folded, and the final CRLF to a field that
+ * sl_sign_build_field wrote. Returns 0 or -E2BIG.
+ */
+int sl_sign_finish_field(struct sl_fold *f, const uint8_t *sig, size_t siglen,
+			 struct sl_dkim_err *err);
+
+/*
+ * Sign n SHA-256 header hashes with one key: the DKIM signature of
+ * digests[i] goes to sigs + i * sig_stride and its length to siglens[i].
+ * sig_stride must be at least the key's signature size (SL_SIGN_SIG_MAX
+ * fits every key). When digest i cannot be signed, siglens[i] is 0 and
+ * errs[i] holds the message (errs may be NULL), and the other digests are
+ * still signed. Returns 0 when every digest was signed, else the negative
+ * errno of the first failure.
+ */
+int sl_dkim_sign_digests(const struct sl_dkim_key *key, const uint8_t (*digests)[32], size_t n,
+			 uint8_t *sigs, size_t sig_stride, size_t *siglens,
+			 struct sl_dkim_err *errs);
+
+/* sign_batch.c: free this thread's batch scratch memory. */
+void sl_sign_batch_thread_cleanup(void);
+
 /* sign.c: sign a caller-built field with an empty b= value (test vectors). */
 int sl_dkim_sign_field(const struct sl_dkim_key *key, enum sl_dkim_canon hc,
 		       const char *hlist, const void *headers, size_t hlen,

@@ -2,7 +2,7 @@
 # (library sluice_crypto). SIMD kernels live in crypto/simd/ with their
 # own module.mk.
 CRYPTO_SRCS := crypto/err.c crypto/canon.c crypto/b64.c crypto/message.c \
-	crypto/body.c crypto/key.c crypto/sign.c crypto/verify.c
+	crypto/body.c crypto/key.c crypto/sign.c crypto/sign_batch.c crypto/verify.c
 $(eval $(call add_library,sluice_crypto,$(CRYPTO_SRCS)))
 
 DKIM_TEST_LIBS := sluice_crypto sluice_common
@@ -10,3 +10,4 @@ $(eval $(call add_unit_test,test_dkim_canon,tests/unit/test_dkim_canon.c,$(DKIM_
 $(eval $(call add_unit_test,test_dkim_vectors,tests/unit/test_dkim_vectors.c,$(DKIM_TEST_LIBS),-lcrypto))
 $(eval $(call add_unit_test,test_dkim_sign,tests/unit/test_dkim_sign.c,$(DKIM_TEST_LIBS),-lcrypto -lpthread))
 $(eval $(call add_unit_test,test_dkim_verify,tests/unit/test_dkim_verify.c,$(DKIM_TEST_LIBS),-lcrypto))
+$(eval $(call add_unit_test,test_sign_batch,tests/unit/test_sign_batch.c tests/unit/simd_testlib.c,$(DKIM_TEST_LIBS),-lcrypto -lpthread))

@@ -33,10 +33,10 @@
 #include "crypto/internal.h"
 
 #define SL_DKIM_FOLD_WIDTH 76
-#define MAX_SIGNERS 16
-#define HLIST_MAX 4096
-#define FIELD_MAX (HLIST_MAX + 2048)
-#define SIG_MAX 512  /* RSA-4096 signature bytes */
+#define MAX_SIGNERS SL_SIGN_MAX_SIGNERS
+#define HLIST_MAX SL_SIGN_HLIST_MAX
+#define FIELD_MAX SL_SIGN_FIELD_MAX
+#define SIG_MAX SL_SIGN_SIG_MAX
 
 /* ---- per-thread digest contexts ---- */
 
@@ -51,17 +51,9 @@ static EVP_MD_CTX *md_get(EVP_MD_CTX **slot)
 	return *slot;
 }
 
-/* ---- folding writer ---- */
+/* ---- folding writer (struct sl_fold is in crypto/internal.h) ---- */
 
-struct fold {
-	char *buf;
-	size_t len;
-	size_t cap;
-	size_t col;
-	int overflow;
-};
-
-static void fold_raw(struct fold *f, const char *s, size_t n)
+static void fold_raw(struct sl_fold *f, const char *s, size_t n)
 {
 	if (n == 0)
 		return;
@@ -79,7 +71,7 @@ static void fold_raw(struct fold *f, const char *s, size_t n)
  * to the previous one, folding first if the line would pass the width.
  * Pieces are copied directly: this runs a dozen times per signature.
  */
-static void fold_pieces(struct fold *f, const char *a, size_t an, const char *b, size_t bn,
+static void fold_pieces(struct sl_fold *f, const char *a, size_t an, const char *b, size_t bn,
 			const char *c, size_t cn, int sep)
 {
 	size_t n = an + bn + cn;
@@ -97,19 +89,19 @@ static void fold_pieces(struct fold *f, const char *a, size_t an, const char *b,
 	f->col += n;
 }
 
-static void fold_atom(struct fold *f, const char *s, size_t n, int sep)
+static void fold_atom(struct sl_fold *f, const char *s, size_t n, int sep)
 {
 	fold_pieces(f, s, n, NULL, 0, NULL, 0, sep);
 }
 
 /* "tag=value;" as one atom; tag includes the '='. */
-static void fold_tag(struct fold *f, const char *tag, const char *value)
+static void fold_tag(struct sl_fold *f, const char *tag, const char *value)
 {
 	fold_pieces(f, tag, strlen(tag), value, strlen(value), ";", 1, 1);
 }
 
 /* h=name:name:...; with folds allowed after each colon. */
-static void fold_hlist(struct fold *f, const char *list)
+static void fold_hlist(struct sl_fold *f, const char *list)
 {
 	const char *p = list;
 	int first = 1;
@@ -125,7 +117,7 @@ static void fold_hlist(struct fold *f, const char *list)
 }
 
 /* Put "b=" where it will stay, so the signed text matches the output. */
-static void fold_b_tag(struct fold *f)
+static void fold_b_tag(struct sl_fold *f)
 {
 	fold_atom(f, "b=", 2, 1);
 	if (f->col + 1 > SL_DKIM_FOLD_WIDTH) {
@@ -141,7 +133,7 @@ static void fold_b_tag(struct fold *f)
 	}
 }
 
-static void fold_b_value(struct fold *f, const char *b64, size_t n)
+static void fold_b_value(struct sl_fold *f, const char *b64, size_t n)
 {
 	while (n > 0) {
 		size_t room = SL_DKIM_FOLD_WIDTH > f->col ? SL_DKIM_FOLD_WIDTH - f->col : 0;
@@ -214,8 +206,8 @@ static int valid_hname(const char *p, size_t n)
  * Build the h= value for one signer into hv. The default list names each
  * present field as often as it occurs, and the over-signed ones once more.
  */
-static int resolve_hlist(const struct sl_dkim_signer *s, const struct sl_hlist *h,
-			 char *hv, struct sl_dkim_err *err)
+int sl_sign_resolve_hlist(const struct sl_dkim_signer *s, const struct sl_hlist *h,
+			  char *hv, struct sl_dkim_err *err)
 {
 	const char *list = s->headers ? s->headers : SL_DKIM_DEFAULT_HEADERS;
 	const char *p = list;
@@ -259,24 +251,12 @@ static int resolve_hlist(const struct sl_dkim_signer *s, const struct sl_hlist *
 
 /* ---- header hashing ---- */
 
-/* Hash the fields named in hv, bottom-up per name, into md. */
-static int hash_fields(EVP_MD_CTX *md, const struct sl_hlist *h, const char *hv,
-		       enum sl_dkim_canon canon)
+void sl_sign_canon_fields(struct sl_sink *sink, const struct sl_hlist *h, const char *hv,
+			  enum sl_dkim_canon canon, uint8_t *used)
 {
-	struct sl_sink sink;
 	const char *p = hv;
-	uint8_t used_mark[256];
-	uint8_t *used = used_mark;
-	int rc = 0;
 
-	if (h->n > sizeof(used_mark)) {
-		used = calloc(h->n, 1);
-		if (!used)
-			return -ENOMEM;
-	} else {
-		memset(used_mark, 0, sizeof(used_mark));
-	}
-	sl_sink_init(&sink, md);
+	memset(used, 0, h->n);
 	while (*p) {
 		const char *c = strchr(p, ':');
 		const char *name = p;
@@ -297,12 +277,30 @@ static int hash_fields(EVP_MD_CTX *md, const struct sl_hlist *h, const char *hv,
 				continue;
 			used[i] = 1;
 			if (canon == SL_DKIM_RELAXED)
-				sl_canon_header_relaxed(&sink, f->p, f->len, 1);
+				sl_canon_header_relaxed(sink, f->p, f->len, 1);
 			else
-				sl_canon_header_simple(&sink, f->p, f->len, 1);
+				sl_canon_header_simple(sink, f->p, f->len, 1);
 			break;
 		}
 	}
+}
+
+/* Hash the fields named in hv, bottom-up per name, into md. */
+static int hash_fields(EVP_MD_CTX *md, const struct sl_hlist *h, const char *hv,
+		       enum sl_dkim_canon canon)
+{
+	struct sl_sink sink;
+	uint8_t used_mark[256];
+	uint8_t *used = used_mark;
+	int rc = 0;
+
+	if (h->n > sizeof(used_mark)) {
+		used = malloc(h->n);
+		if (!used)
+			return -ENOMEM;
+	}
+	sl_sink_init(&sink, md);
+	sl_sign_canon_fields(&sink, h, hv, canon, used);
 	if (sl_sink_flush(&sink) < 0)
 		rc = -EPROTO;
 	if (used != used_mark)
@@ -417,6 +415,27 @@ static int sign_digest(const struct sl_dkim_key *key, const uint8_t digest[32],
 	return rc;
 }
 
+int sl_dkim_sign_digests(const struct sl_dkim_key *key, const uint8_t (*digests)[32], size_t n,
+			 uint8_t *sigs, size_t sig_stride, size_t *siglens,
+			 struct sl_dkim_err *errs)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int rc;
+
+		siglens[i] = sig_stride;
+		rc = sign_digest(key, digests[i], sigs + i * sig_stride, &siglens[i],
+				 errs ? &errs[i] : NULL);
+		if (rc == 0)
+			continue;
+		siglens[i] = 0;
+		if (first == 0)
+			first = rc;
+	}
+	return first;
+}
+
 /* ---- signer checks ---- */
 
 static int valid_token(const char *s)
@@ -430,8 +449,8 @@ static int valid_token(const char *s)
 	return 1;
 }
 
-static int check_signer(const struct sl_dkim_signer *s, const struct sl_dkim_bodyhash *bh,
-			struct sl_dkim_err *err)
+int sl_sign_check_signer(const struct sl_dkim_signer *s, const struct sl_dkim_bodyhash *bh,
+			 struct sl_dkim_err *err)
 {
 	unsigned need = s->body_canon == SL_DKIM_RELAXED ? SL_DKIM_BODY_RELAXED
 							 : SL_DKIM_BODY_SIMPLE;
@@ -485,9 +504,8 @@ static const char *decimal(char buf[24], int64_t v)
 	return p;
 }
 
-/* Write the DKIM-Signature field up to and including "b=". */
-static void build_field(struct fold *f, const struct sl_dkim_signer *s, const char *hv,
-			const struct sl_dkim_bodyhash *bh, int64_t now)
+void sl_sign_build_field(struct sl_fold *f, const struct sl_dkim_signer *s, const char *hv,
+			 const struct sl_dkim_bodyhash *bh, int64_t now)
 {
 	char num[24], bh64[48];
 	const uint8_t *b = s->body_canon == SL_DKIM_RELAXED ? bh->relaxed : bh->simple;
@@ -514,21 +532,34 @@ static void build_field(struct fold *f, const struct sl_dkim_signer *s, const ch
 	fold_b_tag(f);
 }
 
+int sl_sign_finish_field(struct sl_fold *f, const uint8_t *sig, size_t siglen,
+			 struct sl_dkim_err *err)
+{
+	char b64[SIG_MAX * 4 / 3 + 8];
+	size_t n = sl_b64_encode(b64, sig, siglen);
+
+	fold_b_value(f, b64, n);
+	fold_raw(f, "\r\n", 2);
+	if (f->overflow)
+		return sl_crypto_fail(err, -E2BIG, "DKIM-Signature field too long");
+	return 0;
+}
+
 static int sign_one(const struct sl_dkim_signer *s, EVP_MD_CTX *prefix, const char *hv,
 		    const struct sl_dkim_bodyhash *bh, int64_t now, struct sl_dkim_out *out,
 		    struct sl_dkim_err *err)
 {
-	char field[FIELD_MAX], b64[SIG_MAX * 4 / 3 + 8];
+	char field[FIELD_MAX];
 	uint8_t digest[32], sig[SIG_MAX];
-	size_t siglen = sizeof(sig), n;
-	struct fold f = { .buf = field, .cap = sizeof(field) };
+	size_t siglen = sizeof(sig);
+	struct sl_fold f = { .buf = field, .cap = sizeof(field) };
 	struct sl_sink sink;
 	EVP_MD_CTX *work = md_get(&tl_work);
 	int rc;
 
 	if (!work)
 		return sl_crypto_ossl_fail(err, "EVP_MD_CTX_new", "sign");
-	build_field(&f, s, hv, bh, now);
+	sl_sign_build_field(&f, s, hv, bh, now);
 	if (f.overflow)
 		return sl_crypto_fail(err, -E2BIG, "DKIM-Signature field too long");
 	rc = sl_crypto_ossl_check(EVP_MD_CTX_copy_ex(work, prefix), err, "EVP_MD_CTX_copy_ex");
@@ -546,13 +577,10 @@ static int sign_one(const struct sl_dkim_signer *s, EVP_MD_CTX *prefix, const ch
 	if (rc)
 		return rc;
 	rc = sign_digest(s->key, digest, sig, &siglen, err);
+	if (rc == 0)
+		rc = sl_sign_finish_field(&f, sig, siglen, err);
 	if (rc)
 		return rc;
-	n = sl_b64_encode(b64, sig, siglen);
-	fold_b_value(&f, b64, n);
-	fold_raw(&f, "\r\n", 2);
-	if (f.overflow)
-		return sl_crypto_fail(err, -E2BIG, "DKIM-Signature field too long");
 	if (sl_out_put(out, field, f.len) < 0)
 		return sl_crypto_fail(err, -ENOMEM, "out of memory for signature output");
 	return 0;
@@ -574,9 +602,9 @@ int sl_dkim_sign(const struct sl_dkim_signer *signers, size_t nsigners,
 	sl_hlist_init(&h);
 	rc = sl_hlist_parse(&h, headers, hlen, err);
 	for (i = 0; rc == 0 && i < nsigners; i++) {
-		rc = check_signer(&signers[i], bh, err);
+		rc = sl_sign_check_signer(&signers[i], bh, err);
 		if (rc == 0)
-			rc = resolve_hlist(&signers[i], &h, hv[i], err);
+			rc = sl_sign_resolve_hlist(&signers[i], &h, hv[i], err);
 	}
 
 	/* One prefix hash per distinct (header canonicalization, h= list). */
@@ -607,25 +635,6 @@ int sl_dkim_sign(const struct sl_dkim_signer *signers, size_t nsigners,
 	if (rc)
 		out->len = 0;
 	return rc;
-}
-
-int sl_dkim_sign_batch(const struct sl_dkim_signer *signers, size_t nsigners,
-		       struct sl_dkim_job *jobs, size_t njobs, int64_t now)
-{
-	int first = 0;
-	size_t i;
-
-	/* TODO: multi-buffer SHA-256 over the jobs' header hashes. */
-	for (i = 0; i < njobs; i++) {
-		struct sl_dkim_job *j = &jobs[i];
-
-		j->err.msg[0] = '\0';
-		j->rc = sl_dkim_sign(signers, nsigners, j->headers, j->hlen, j->bh, now, j->out,
-				     &j->err);
-		if (j->rc && !first)
-			first = j->rc;
-	}
-	return first;
 }
 
 /*
@@ -728,4 +737,5 @@ void sl_dkim_thread_cleanup(void)
 	tl_edsign = NULL;
 	for (i = 0; i < SIGN_CACHE; i++)
 		sign_cache_clear(&tl_sign[i]);
+	sl_sign_batch_thread_cleanup();
 }
