@@ -4,8 +4,11 @@
  *
  * Fields: time, queue_id, message_id, sender, recipient, status
  * ("delivered", "deferred", "bounced"), attempt, mx, address, egress,
- * tls ("TLSv1.3" or "none"), cipher, dkim (selectors as "s=SEL d=DOMAIN"
- * strings), code, enhanced, reply, delay_ms (since arrival),
+ * tls ("TLSv1.3" or "none"), cipher, tls_fallback (null, or why the
+ * session went without STARTTLS although it is on: "retry" on a new
+ * connection right after STARTTLS failed, "remembered" when STARTTLS
+ * with that host failed recently), tls_failure (null, or how STARTTLS
+ * failed), dkim (selectors as "s=SEL d=DOMAIN" strings), code, enhanced, reply, delay_ms (since arrival),
  * connect_ms and attempt_ms (this attempt's timings), dsn (1 when a
  * bounce notice was queued).
  *
@@ -32,6 +35,8 @@ struct sl_acct_record {
 	const char *egress;        /* source address, or NULL */
 	const char *tls_version;   /* NULL when the session had no TLS */
 	const char *tls_cipher;
+	const char *tls_fallback;  /* NULL, "retry" or "remembered" */
+	const char *tls_failure;   /* NULL, or how STARTTLS failed */
 	const char *const *dkim;   /* selectors used, dkim_count entries */
 	unsigned dkim_count;
 	int code;                  /* SMTP reply code, 0 when none */

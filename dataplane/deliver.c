@@ -36,11 +36,13 @@
 #include "dataplane/dns.h"
 #include "dataplane/store.h"
 #include "dataplane/tls.h"
+#include "dataplane/tls_failures.h"
 #include "queue/spool.h"
 
 struct sl_sign_table *sl_deliver_sign_table;
 struct sl_dns *sl_deliver_dns;
 struct sl_tls_ctx *sl_deliver_tls_ctx;
+struct sl_tls_failures *sl_deliver_tls_failures;
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned shared_users;
@@ -65,6 +67,9 @@ void sl_deliver_reopen_logs(void)
 static void conn_pump(struct dconn *c);
 static void conn_arm_timer(struct dconn *c);
 static void conn_start_txn(struct dconn *c);
+static int conn_open_to(struct deliver *d, struct sl_sched_dest *dest,
+			const struct sl_sched_target *t, enum tls_fallback fallback,
+			const char *tls_failure);
 
 /* Lookups: static routes first, then DNS. */
 
@@ -240,6 +245,23 @@ static void txn_drop(struct dconn *c, int reason)
 	txn_abort(c, "4.4.2", why);
 }
 
+/* STARTTLS failed on c: open a new connection to the same host without
+ * STARTTLS now, unless the destination cannot take one (then dispatch
+ * opens it later, in plaintext because the host is remembered). */
+static void retry_plain(struct dconn *c)
+{
+	struct sl_sched_target t;
+	struct deliver *d = c->d;
+
+	if (d->stopping || !sl_sched_dest_can_open(d->sched, c->dest, deliver_now_ms()))
+		return;
+	memset(&t, 0, sizeof(t));
+	snprintf(t.host, sizeof(t.host), "%s", c->host);
+	t.addr = c->addr;
+	t.addr_len = c->addr_len;
+	conn_open_to(d, c->dest, &t, TLS_FALLBACK_RETRY, c->tls_failure);
+}
+
 static void on_closed(struct sl_conn *conn, void *user, int reason)
 {
 	struct dconn *c = user;
@@ -256,6 +278,8 @@ static void on_closed(struct sl_conn *conn, void *user, int reason)
 	sl_sched_conn_closed(d->sched, c->dest);
 	dconn_unlink(c);
 	deliver_throttle_conn_closed(c);
+	if (c->retry_plain)
+		retry_plain(c);
 	sl_smtpc_free(c->smtp);
 	if (c->tls)
 		sl_tls_free(c->tls);
@@ -402,8 +426,8 @@ static void tls_step(struct dconn *c)
 		if (rc < 0) {
 			char err[200];
 
-			sl_warn("delivery: TLS handshake with %s (%s) failed: %s", c->host, c->address,
-				sl_tls_error(err, sizeof(err)));
+			snprintf(c->tls_failure, sizeof(c->tls_failure), "TLS handshake failed: %.130s",
+				 sl_tls_error(err, sizeof(err)));
 			sl_smtpc_tls_done(c->smtp, 0, sl_worker_now(c->d->w));
 			conn_pump(c);
 			return;
@@ -488,10 +512,33 @@ static void smtp_txn_done(void *ctx, struct sl_smtpc_txn *txn)
 	dmsg_release(m);
 }
 
+/* STARTTLS failed on c (opportunistic): not a failure of the recipients,
+ * which wait in the queue. Remember the host, count the fallback and
+ * reopen in plaintext once this connection is closed. */
+static void tls_failed(struct dconn *c, const struct sl_smtp_reply *reason)
+{
+	struct sl_shm_worker *shm = sl_sluiced_counters(c->d->w);
+
+	if (!c->tls_failure[0])
+		snprintf(c->tls_failure, sizeof(c->tls_failure), "STARTTLS failed: %.140s", reason->text);
+	sl_warn("delivery: %s with %s (%s); delivering in plaintext on a new connection",
+		c->tls_failure, c->host, c->address);
+	if (sl_deliver_tls_failures)
+		sl_tls_failures_note(sl_deliver_tls_failures, (const struct sockaddr *)&c->addr,
+				     c->addr_len, c->tls_failure, deliver_now_ms());
+	if (shm)
+		atomic_fetch_add_explicit(&shm->tls_fallbacks, 1, memory_order_relaxed);
+	c->retry_plain = true;
+}
+
 static void smtp_closed(void *ctx, const struct sl_smtp_reply *reason)
 {
 	struct dconn *c = ctx;
 
+	if (sl_smtpc_tls_failed(c->smtp)) {
+		tls_failed(c, reason);
+		return;
+	}
 	if (!c->ever_ready && reason->code / 100 != 2) {
 		char why[900];
 
@@ -530,7 +577,11 @@ static void on_connected(struct sl_conn *conn, void *user, int result)
 		return;   /* closed follows */
 	}
 	c->state = DC_SESSION;
-	c->smtp = sl_smtpc_new(&c->d->smtp_cfg, &smtp_callbacks, c, now);
+	struct sl_smtpc_config cfg = c->d->smtp_cfg;
+
+	if (c->tls_fallback != TLS_FALLBACK_NONE)
+		cfg.tls = SL_SMTPC_TLS_NONE;
+	c->smtp = sl_smtpc_new(&cfg, &smtp_callbacks, c, now);
 	if (!c->smtp)
 		abort();
 	conn_arm_timer(c);
@@ -565,17 +616,44 @@ static void address_text(const struct sockaddr_storage *ss, char *buf, size_t le
 	}
 }
 
+/* Decides whether a new connection to t skips STARTTLS because the
+ * host's STARTTLS failed recently. */
+static void check_tls_memory(struct dconn *c)
+{
+	char reason[SL_TLS_FAILURE_REASON_MAX];
+
+	if (c->tls_fallback != TLS_FALLBACK_NONE || c->d->smtp_cfg.tls == SL_SMTPC_TLS_NONE ||
+	    !sl_deliver_tls_failures)
+		return;
+	if (sl_tls_failures_find(sl_deliver_tls_failures, (const struct sockaddr *)&c->addr,
+				 c->addr_len, deliver_now_ms(), reason, sizeof(reason))) {
+		c->tls_fallback = TLS_FALLBACK_REMEMBERED;
+		snprintf(c->tls_failure, sizeof(c->tls_failure), "%s", reason);
+	}
+}
+
 /* Returns 0 when a connection is opening, -1 when none may open now. */
 static int conn_open(struct deliver *d, struct sl_sched_dest *dest)
 {
-	struct sl_shm_worker *shm;
-	struct dconn *c;
-	const struct sl_sched_target *t;
-	int rc;
-
 	if (dest->target_count == 0 || dest->ready_count == 0)
 		return -1;
-	t = &dest->target[dest->next_target % dest->target_count];
+	return conn_open_to(d, dest, &dest->target[dest->next_target % dest->target_count],
+			    TLS_FALLBACK_NONE, NULL);
+}
+
+/* Opens a connection to target t of dest. fallback and tls_failure say
+ * why it goes without STARTTLS (TLS_FALLBACK_NONE: STARTTLS as
+ * configured, unless the host is remembered). */
+static int conn_open_to(struct deliver *d, struct sl_sched_dest *dest,
+			const struct sl_sched_target *t, enum tls_fallback fallback,
+			const char *tls_failure)
+{
+	struct sl_shm_worker *shm;
+	struct dconn *c;
+	int rc;
+
+	if (dest->ready_count == 0)
+		return -1;
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		abort();
@@ -591,6 +669,12 @@ static int conn_open(struct deliver *d, struct sl_sched_dest *dest)
 		return -1;
 	}
 	address_text(&t->addr, c->address, sizeof(c->address));
+	c->addr = t->addr;
+	c->addr_len = t->addr_len;
+	c->tls_fallback = fallback;
+	if (tls_failure)
+		snprintf(c->tls_failure, sizeof(c->tls_failure), "%s", tls_failure);
+	check_tls_memory(c);
 	rc = sl_conn_connect(d->w, (const struct sockaddr *)&t->addr, t->addr_len,
 			     d->source_len ? (const struct sockaddr *)&d->source : NULL,
 			     d->source_len, &conn_handler, c, &c->conn);
@@ -893,6 +977,10 @@ static int shared_start(const struct sl_config *cfg)
 	sl_deliver_tls_ctx = sl_tls_client_ctx(err, sizeof(err));
 	if (!sl_deliver_tls_ctx)
 		sl_warn("delivery: TLS client setup failed, STARTTLS disabled: %s", err);
+	sl_deliver_tls_failures = sl_tls_failures_new((size_t)dc->starttls_failure_hosts,
+						      dc->starttls_failure_ttl);
+	if (!sl_deliver_tls_failures)
+		abort();
 	if (dc->accounting_log && sl_acct_open(dc->accounting_log) < 0)
 		rc = -1;
 	if (!sl_deliver_dns || !sl_deliver_sign_table)
@@ -916,6 +1004,8 @@ static void shared_stop(void)
 		if (sl_deliver_tls_ctx)
 			sl_tls_ctx_free(sl_deliver_tls_ctx);
 		sl_deliver_tls_ctx = NULL;
+		sl_tls_failures_free(sl_deliver_tls_failures);
+		sl_deliver_tls_failures = NULL;
 		sl_acct_close();
 	}
 	pthread_mutex_unlock(&shared_lock);

@@ -27,6 +27,7 @@
 struct sl_conn;
 struct sl_tls;
 struct sl_tls_ctx;
+struct sl_tls_failures;
 struct sl_spool;
 struct sl_dns;
 struct sl_dns_inbox;
@@ -91,6 +92,13 @@ struct dmsg {
 	size_t bounce_count;
 };
 
+/* Why a connection goes without STARTTLS although STARTTLS is on. */
+enum tls_fallback {
+	TLS_FALLBACK_NONE,
+	TLS_FALLBACK_RETRY,        /* opened at once after STARTTLS failed on the previous one */
+	TLS_FALLBACK_REMEMBERED,   /* STARTTLS with this host failed within starttls_failure_ttl */
+};
+
 enum dconn_state {
 	DC_CONNECTING,
 	DC_SESSION,        /* greeting, EHLO, STARTTLS */
@@ -112,6 +120,8 @@ struct dconn {
 	struct sl_timer timer;
 	char host[256];
 	char address[64];              /* "IP:PORT" */
+	struct sockaddr_storage addr;  /* the same, for a plaintext retry */
+	socklen_t addr_len;
 	uint64_t started_ms;
 	uint64_t connect_ms;
 
@@ -119,6 +129,9 @@ struct dconn {
 	bool tls_handshaking;
 	char tls_version[32];
 	char tls_cipher[64];
+	enum tls_fallback tls_fallback;
+	char tls_failure[160];         /* why STARTTLS failed, for the accounting log */
+	bool retry_plain;              /* STARTTLS failed: reopen in plaintext once closed */
 	struct sl_buf out;             /* bytes of the send in flight */
 	bool send_busy;
 
@@ -170,6 +183,7 @@ enum { CNT_DELIVERED, CNT_DEFERRED, CNT_BOUNCED, CNT_NOTICES };
 extern struct sl_sign_table *sl_deliver_sign_table;
 extern struct sl_dns *sl_deliver_dns;
 extern struct sl_tls_ctx *sl_deliver_tls_ctx;
+extern struct sl_tls_failures *sl_deliver_tls_failures;
 
 /* Realtime milliseconds: the scheduler's clock, comparable with the
  * spool's arrival times after restarts. */

@@ -39,6 +39,11 @@ static void count_outcome(struct deliver *d, int which)
 }
 
 static const char *const status_name[] = { "delivered", "deferred", "bounced" };
+static const char *const fallback_name[] = {
+	[TLS_FALLBACK_NONE] = NULL,
+	[TLS_FALLBACK_RETRY] = "retry",
+	[TLS_FALLBACK_REMEMBERED] = "remembered",
+};
 
 /* Messages. */
 
@@ -301,6 +306,8 @@ static void account(struct dconn *c, struct drcpt *r, int status,
 		rec.address = c->address;
 		rec.tls_version = c->tls_version[0] ? c->tls_version : NULL;
 		rec.tls_cipher = c->tls_cipher[0] ? c->tls_cipher : NULL;
+		rec.tls_fallback = fallback_name[c->tls_fallback];
+		rec.tls_failure = c->tls_fallback != TLS_FALLBACK_NONE ? c->tls_failure : NULL;
 		rec.connect_ms = c->connect_ms;
 		rec.attempt_ms = now - c->attempt_started_ms;
 		for (unsigned i = 0; i < c->sign.signatures && i < 2; i++)

@@ -54,6 +54,8 @@ struct sl_smtpc {
 	unsigned caps;
 	uint64_t size_limit;
 	int tls_active;
+	int ever_ready;          /* reached ST_READY once */
+	int tls_failed;          /* the session ended in STARTTLS or TLS setup */
 
 	/* Reply assembly. */
 	char line[LINE_MAX_BYTES];
@@ -218,12 +220,24 @@ void sl_smtpc_free(struct sl_smtpc *c)
  */
 static void finish_txn(struct sl_smtpc *c);
 
+/* STARTTLS was sent and the session has not been ready since: a failure
+ * made here by the engine (lost connection, timeout, failed handshake,
+ * garbled reply) is a TLS failure. A reply such as 421 from the server is
+ * not. */
+static int in_tls_setup(const struct sl_smtpc *c)
+{
+	if (c->state == ST_STARTTLS || c->state == ST_TLS_HANDSHAKE)
+		return 1;
+	return c->tls_active && !c->ever_ready && c->state != ST_QUIT;
+}
+
 static void close_session(struct sl_smtpc *c, const struct sl_smtp_reply *reason)
 {
 	struct sl_smtpc_txn *t = c->txn;
 
 	if (c->state == ST_CLOSED)
 		return;
+	c->tls_failed = reason->local && in_tls_setup(c);
 	c->state = ST_CLOSED;
 	c->deadline = 0;
 	if (t && !c->txn_reported) {
@@ -269,6 +283,7 @@ static void finish_txn(struct sl_smtpc *c)
 static void become_ready(struct sl_smtpc *c, uint64_t now)
 {
 	c->txn = NULL;
+	c->ever_ready = 1;
 	set_wait(c, ST_READY, 0, now);
 	if (c->cb.ready)
 		c->cb.ready(c->ctx);
@@ -373,8 +388,8 @@ void sl_smtpc_tls_done(struct sl_smtpc *c, int ok, uint64_t now_ms)
 	if (c->state != ST_TLS_HANDSHAKE)
 		return;
 	if (!ok) {
-		/* NOTE: no plaintext retry on a new connection yet; the
-		 * recipients are deferred and the next attempt tries again. */
+		/* The caller sees sl_smtpc_tls_failed() and may retry in
+		 * plaintext on a new connection. */
 		close_local(c, 421, "4.7.0", "TLS handshake failed");
 		return;
 	}
@@ -915,4 +930,9 @@ int sl_smtpc_is_ready(const struct sl_smtpc *c)
 int sl_smtpc_tls_active(const struct sl_smtpc *c)
 {
 	return c->tls_active;
+}
+
+int sl_smtpc_tls_failed(const struct sl_smtpc *c)
+{
+	return c->tls_failed;
 }

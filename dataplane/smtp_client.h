@@ -11,6 +11,9 @@
  * STARTTLS (the caller runs the handshake when the start_tls callback
  * fires and then calls sl_smtpc_tls_done(); bytes the server sent after
  * its 220 are discarded and a fresh EHLO follows), then transactions.
+ * A refused STARTTLS (a reply other than 220 or 421) continues in
+ * plaintext on the same connection; a failed handshake ends the session
+ * and sl_smtpc_tls_failed() tells the caller so.
  *
  * Transaction: MAIL, RCPT... and DATA, pipelined when the server offers
  * PIPELINING. Each recipient gets its own reply. When no recipient is
@@ -157,6 +160,12 @@ uint64_t sl_smtpc_size_limit(const struct sl_smtpc *c);
 int sl_smtpc_is_closed(const struct sl_smtpc *c);
 int sl_smtpc_is_ready(const struct sl_smtpc *c);
 int sl_smtpc_tls_active(const struct sl_smtpc *c);
+/* 1 when the session closed because STARTTLS failed: the handshake
+ * failed, or the connection was lost, timed out or sent a malformed reply
+ * between STARTTLS and the first EHLO reply over TLS. A reply from the
+ * server (421 or an EHLO rejection) is not a TLS failure. The caller may
+ * then deliver in plaintext on a new connection. */
+int sl_smtpc_tls_failed(const struct sl_smtpc *c);
 
 /* Class of a reply for delivery: 2 delivered, 4 deferred, 5 bounced. */
 static inline int sl_smtp_reply_class(const struct sl_smtp_reply *r)

@@ -24,6 +24,8 @@ static const struct sl_config_key delivery_keys[] = {
 	KEY(mx_port, SL_CONFIG_UINT, 1, 65535),
 	KEY(source_addresses, SL_CONFIG_STRING_LIST, 0, 0),
 	KEY(starttls, SL_CONFIG_BOOL, 0, 0),
+	KEY(starttls_failure_ttl, SL_CONFIG_DURATION, 0, 7 * 24 * HOUR),
+	KEY(starttls_failure_hosts, SL_CONFIG_UINT, 1, 1000000),
 	KEY(max_connections, SL_CONFIG_UINT, 1, 10000),
 	KEY(messages_per_connection, SL_CONFIG_UINT, 1, 1000000),
 	KEY(recipients_per_transaction, SL_CONFIG_UINT, 1, 1000),
@@ -53,6 +55,8 @@ static void delivery_defaults(void *data)
 	c->negative_cache_ttl = 5 * MINUTE;
 	c->mx_port = 25;
 	c->starttls = true;
+	c->starttls_failure_ttl = HOUR;
+	c->starttls_failure_hosts = 4096;
 	c->max_connections = 20;
 	c->messages_per_connection = 100;
 	c->recipients_per_transaction = 100;

@@ -19,6 +19,8 @@ struct sl_config_delivery {
 	uint64_t mx_port;                  /* port of MX hosts, 25 outside tests */
 	struct sl_config_strings source_addresses;  /* egress addresses; empty: kernel's choice */
 	bool starttls;                     /* opportunistic STARTTLS */
+	uint64_t starttls_failure_ttl;     /* ms a host whose STARTTLS failed gets plaintext; 0: none */
+	uint64_t starttls_failure_hosts;   /* hosts remembered at most */
 	uint64_t max_connections;          /* per destination and worker */
 	uint64_t messages_per_connection;
 	uint64_t recipients_per_transaction;

@@ -240,6 +240,74 @@ static void starttls_refused_stays_plain(void **s)
 	sl_smtpc_free(h.c);
 }
 
+/* Which session ends count as a STARTTLS failure (plaintext retry) and
+ * which do not. */
+static void starttls_failures_marked(void **s)
+{
+	struct harness h;
+
+	(void)s;
+	/* The handshake fails. */
+	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "220 go ahead\r\n");
+	sl_smtpc_tls_done(h.c, 0, h.now);
+	assert_int_equal(h.closed_calls, 1);
+	assert_int_equal(h.closed_reason.code / 100, 4);
+	assert_true(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
+	/* The connection drops while waiting for the reply to STARTTLS. */
+	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	sl_smtpc_disconnected(h.c, "connection reset");
+	assert_true(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
+	/* The connection drops after the handshake, before EHLO's reply. */
+	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "220 go ahead\r\n");
+	sl_smtpc_tls_done(h.c, 1, h.now);
+	expect_out(&h, "EHLO mta.example\r\n");
+	sl_smtpc_disconnected(h.c, "TLS session closed by peer");
+	assert_true(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
+	/* A 421 from the server to STARTTLS is the server's answer. */
+	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "421 4.3.2 shutting down\r\n");
+	assert_int_equal(h.closed_calls, 1);
+	assert_false(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
+	/* A drop after the session was ready over TLS is an ordinary fault. */
+	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "220 go ahead\r\n");
+	sl_smtpc_tls_done(h.c, 1, h.now);
+	expect_out(&h, "EHLO mta.example\r\n");
+	feed(&h, "250 mx.test\r\n");
+	assert_int_equal(h.ready_calls, 1);
+	sl_smtpc_disconnected(h.c, "connection reset");
+	assert_false(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
+	/* A plain session that drops is not a TLS failure. */
+	harness_init(&h, 0, SL_SMTPC_TLS_NONE);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	assert_int_equal(h.ready_calls, 1);
+	sl_smtpc_disconnected(h.c, "connection reset");
+	assert_false(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+}
+
 static void no_rcpt_accepted_pipelined(void **s)
 {
 	struct harness h;
@@ -476,6 +544,7 @@ int main(void)
 		cmocka_unit_test(starttls_extra_whole),
 		cmocka_unit_test(starttls_extra_bytewise),
 		cmocka_unit_test(starttls_refused_stays_plain),
+		cmocka_unit_test(starttls_failures_marked),
 		cmocka_unit_test(no_rcpt_accepted_pipelined),
 		cmocka_unit_test(no_rcpt_accepted_unpipelined),
 		cmocka_unit_test(size_over_limit_unsent),
