@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Opportunistic STARTTLS with a receiver whose TLS is broken: a real
+# Postfix smtpd on loopback offers STARTTLS but accepts only TLS 1.0 and
+# 1.1 (smtpd_tls_protocols), while sluiced's client requires TLS 1.2 or
+# later, so every handshake fails with a protocol version alert. sluiced
+# must deliver every message in plaintext at once on a new connection
+# (retry_initial is 10 minutes here, so a deferral would not be retried
+# within the test), remember the host so that the second batch goes
+# plaintext without a handshake, and record the fallback in the
+# accounting log and in sluice_tls_fallbacks_total. One connection at a
+# time makes the order definite: the first connection fails its
+# handshake and the plaintext retry delivers the first message; the
+# batch-1 connections have closed (idle_timeout 1s) before batch 2, whose
+# new connections skip STARTTLS because the host is remembered.
+#
+# NOTE: the configuration has no setting that requires TLS for a route
+# or domain yet, so the "TLS required: defer" case is not tested here.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/delivery/lib.sh"
+
+command -v postfix >/dev/null || { echo "postfix not installed"; exit 77; }
+dir=$(make_tmpdir)
+chmod 0755 "$dir"    # Postfix daemons run as user postfix
+port=$(free_port)
+pf_port=$(free_port)
+metrics_port=$(free_port)
+pf=$dir/postfix
+mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
+chown postfix "$pf/data"
+sluiced_make_cert "$pf/conf"
+cat >"$pf/conf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.broken-tls.test
+mydestination =
+relay_domains = broken-tls.test
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+smtpd_tls_cert_file = $pf/conf/cert.pem
+smtpd_tls_key_file = $pf/conf/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_protocols = <=TLSv1.1
+smtpd_tls_mandatory_protocols = <=TLSv1.1
+smtpd_tls_loglevel = 1
+smtpd_client_restrictions = check_client_access static:HOLD
+maillog_file = $pf/maillog
+maillog_file_prefixes = $pf
+biff = no
+CF
+sed -e 's/^\(smtp\s\+inet\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
+	-e 's/^\([a-z]\+\s\+unix\(-dgram\)\?\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
+	-e "s/^smtp\(\s\+inet\)/127.0.0.1:$pf_port\1/" /etc/postfix/master.cf >"$pf/conf/master.cf"
+if ! postfix -c "$pf/conf" start >"$dir/postfix.start" 2>&1; then
+	not_ok "postfix starts: $(tail -1 "$dir/postfix.start")"
+	finish
+fi
+wait_port "$pf_port" || not_ok "postfix listens"
+on_exit_kill "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
+
+delivery_keys "$dir" a.test
+delivery_config "$dir" "$port" "  routes: ['broken-tls.test 127.0.0.1:$pf_port']
+  retry_initial: 10m
+  retry_max: 20m
+  starttls_failure_ttl: 1h
+  max_connections: 1
+  idle_timeout: 1s
+ctl:
+  socket: $dir/ctl.sock
+  link_socket: $dir/link.sock
+  state: $dir/state.json
+metrics:
+  listen: 127.0.0.1:$metrics_port
+  shm: /sluice-tlsfallback-$$
+keys:
+  dir: $dir/ctlkeys"
+"$BIN/sluice-ctld" -c "$dir/sluice.yaml" 2>>"$dir/ctld.log" &
+on_exit_kill $!
+wait_port "$metrics_port" 10 || not_ok "sluice-ctld serves metrics"
+sluiced_start "$dir/sluice.yaml" "$port" || { not_ok "sluiced starts"; finish; }
+
+metric() {
+	$PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$metrics_port/metrics', timeout=10).read().decode())" |
+		grep -E "^$1 " | awk '{print $2}'
+}
+# handshakes: failed TLS handshakes that Postfix logged.
+handshakes() { grep -c 'SSL_accept error' "$pf/maillog" 2>/dev/null || true; }
+# starttls_sessions: sessions in which the client sent STARTTLS, from
+# the "disconnect from ... starttls=0/1" lines of Postfix's smtpd.
+starttls_sessions() { grep -c 'disconnect from .* starttls=' "$pf/maillog" 2>/dev/null || true; }
+# wait_sessions_ended: until every session Postfix accepted has ended.
+wait_sessions_ended() {
+	local deadline=$((SECONDS + 30))
+	while [[ $SECONDS -lt $deadline ]]; do
+		[[ $(grep -c ' connect from' "$pf/maillog") -eq $(grep -c ' disconnect from' "$pf/maillog") ]] &&
+			return 0
+		sleep 0.2
+	done
+	return 1
+}
+# held: messages Postfix received (all are put on hold).
+held() { find "$pf/queue/hold" -type f 2>/dev/null | wc -l; }
+wait_held() {
+	local want=$1 deadline=$((SECONDS + 30))
+	while [[ $(held) -lt $want && $SECONDS -lt $deadline ]]; do sleep 0.2; done
+}
+# acct_values FIELD FIRST: the set of FIELD values in records FIRST.. (1-based).
+acct_values() {
+	$PY - "$dir/acct.jsonl" "$1" "$2" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()[int(sys.argv[3]) - 1:]
+print(" ".join(sorted({str(json.loads(l)[sys.argv[2]]) for l in lines})))
+PY
+}
+
+# Batch 1: 4 messages with 2 recipients each.
+mkdir "$dir/batch1" "$dir/batch2"
+$PY "$TOP/tests/delivery/make_messages.py" "$dir/batch1" a.test 4
+sent=$($PY "$TOP/tests/delivery/send.py" "$port" "$dir/batch1" bounce@a.test r1@broken-tls.test,r2@broken-tls.test)
+check_eq "batch 1 accepted" 4 "$sent"
+delivery_wait "$dir" 8 30
+check_eq "batch 1: every recipient delivered at once" 8 "$(acct_count "$dir" delivered)"
+check_eq "batch 1: nothing deferred" 0 "$(acct_count "$dir" deferred)"
+wait_held 4
+check_eq "batch 1: postfix received every message" 4 "$(held)"
+check_eq "batch 1: accounting tls is none" "none" "$(acct_values tls 1)"
+check_eq "batch 1: cipher is null" "None" "$(acct_values cipher 1)"
+check_eq "batch 1: the first message went on the plaintext retry" "retry" \
+	"$(head -2 "$dir/acct.jsonl" | $PY -c 'import json,sys; print(" ".join(sorted({json.loads(l)["tls_fallback"] for l in sys.stdin})))')"
+check_eq "batch 1: every record names the fallback" "" \
+	"$(acct_values tls_fallback 1 | sed -e 's/remembered//; s/retry//; s/ //g')"
+check "batch 1: the record gives the TLS failure" \
+	grep -q '"tls_failure":"TLS handshake failed: [^"]*version' "$dir/acct.jsonl"
+wait_sessions_ended || not_ok "batch 1: postfix sessions end"
+failed1=$(handshakes)
+starttls1=$(starttls_sessions)
+check_eq "batch 1: every STARTTLS session failed its handshake" "$failed1" "$starttls1"
+check_eq "batch 1: postfix saw one failed handshake" 1 "$failed1"
+check_eq "sluice_tls_fallbacks_total equals postfix's failed handshakes" "$failed1" \
+	"$(metric sluice_tls_fallbacks_total)"
+check_eq "sluiced counts the fallback as no delivery failure" 0 \
+	"$(metric sluice_recipients_deferred_total)"
+
+# Batch 2 to the same host: no handshake, plaintext from the start.
+lines1=$(wc -l <"$dir/acct.jsonl")
+$PY "$TOP/tests/delivery/make_messages.py" "$dir/batch2" a.test 4
+sent=$($PY "$TOP/tests/delivery/send.py" "$port" "$dir/batch2" bounce@a.test r1@broken-tls.test,r2@broken-tls.test)
+check_eq "batch 2 accepted" 4 "$sent"
+delivery_wait "$dir" 16 30
+check_eq "batch 2: every recipient delivered" 16 "$(acct_count "$dir" delivered)"
+wait_held 8
+check_eq "batch 2: postfix received every message" 8 "$(held)"
+check_eq "batch 2: plaintext because the host is remembered" "remembered" \
+	"$(acct_values tls_fallback $((lines1 + 1)))"
+check_eq "batch 2: accounting tls is none" "none" "$(acct_values tls $((lines1 + 1)))"
+wait_sessions_ended || not_ok "batch 2: postfix sessions end"
+check_eq "batch 2: no new handshake at postfix" "$failed1" "$(handshakes)"
+check_eq "batch 2: no STARTTLS sent" "$starttls1" "$(starttls_sessions)"
+check_eq "batch 2: no new fallback counted" "$failed1" "$(metric sluice_tls_fallbacks_total)"
+check "postfix logged no TLS session" bash -c "! grep -q 'TLS connection established' '$pf/maillog'"
+postfix -c "$pf/conf" stop >/dev/null 2>&1
+finish
