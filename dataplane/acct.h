@@ -4,13 +4,15 @@
  *
  * Fields: time, queue_id, message_id, sender, recipient, status
  * ("delivered", "deferred", "bounced"), attempt, mx, address, egress,
- * tls ("TLSv1.3" or "none"), cipher, tls_fallback (null, or why the
- * session went without STARTTLS although it is on: "retry" on a new
- * connection right after STARTTLS failed, "remembered" when STARTTLS
- * with that host failed recently), tls_failure (null, or how STARTTLS
- * failed), dkim (selectors as "s=SEL d=DOMAIN" strings), code, enhanced, reply, delay_ms (since arrival),
- * connect_ms and attempt_ms (this attempt's timings), dsn (1 when a
- * bounce notice was queued).
+ * tls ("TLSv1.3" or "none"), cipher, tls_fallback, tls_failure, dkim
+ * (selectors as "s=SEL d=DOMAIN" strings), code, enhanced, reply,
+ * delay_ms (since arrival), connect_ms and attempt_ms (this attempt's
+ * timings), dsn (1 when a bounce notice was queued).
+ *
+ * tls_fallback is null unless the session went without STARTTLS because
+ * STARTTLS failed: "retry" on the new connection opened right after the
+ * failure, "remembered" when STARTTLS with that host failed recently.
+ * tls_failure is then the reason STARTTLS failed, else null.
  *
  * Records are formatted into a per-thread buffer and written with one
  * write(2) per sl_acct_flush() (or when the buffer fills), so lines from

@@ -641,9 +641,9 @@ static int conn_open(struct deliver *d, struct sl_sched_dest *dest)
 			    TLS_FALLBACK_NONE, NULL);
 }
 
-/* Opens a connection to target t of dest. fallback and tls_failure say
- * why it goes without STARTTLS (TLS_FALLBACK_NONE: STARTTLS as
- * configured, unless the host is remembered). */
+/* Opens a connection to target t of dest. fallback and tls_failure give
+ * the reason it goes without STARTTLS. With TLS_FALLBACK_NONE it uses
+ * STARTTLS as configured, unless the host is remembered. */
 static int conn_open_to(struct deliver *d, struct sl_sched_dest *dest,
 			const struct sl_sched_target *t, enum tls_fallback fallback,
 			const char *tls_failure)

@@ -92,7 +92,7 @@ struct dmsg {
 	size_t bounce_count;
 };
 
-/* Why a connection goes without STARTTLS although STARTTLS is on. */
+/* Reason a connection goes without STARTTLS although STARTTLS is on. */
 enum tls_fallback {
 	TLS_FALLBACK_NONE,
 	TLS_FALLBACK_RETRY,        /* opened at once after STARTTLS failed on the previous one */

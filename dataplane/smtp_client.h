@@ -12,8 +12,8 @@
  * fires and then calls sl_smtpc_tls_done(); bytes the server sent after
  * its 220 are discarded and a fresh EHLO follows), then transactions.
  * A refused STARTTLS (a reply other than 220 or 421) continues in
- * plaintext on the same connection; a failed handshake ends the session
- * and sl_smtpc_tls_failed() tells the caller so.
+ * plaintext on the same connection. A failed handshake ends the session,
+ * and sl_smtpc_tls_failed() then returns 1.
  *
  * Transaction: MAIL, RCPT... and DATA, pipelined when the server offers
  * PIPELINING. Each recipient gets its own reply. When no recipient is

@@ -1,8 +1,8 @@
 /*
  * dataplane/tls_failures.c - see tls_failures.h for the contract.
  *
- * An open-addressing hash table with linear probing, twice as many slots
- * as max_hosts so that probe runs stay short. Deletion shifts the later
+ * An open-addressing hash table with linear probing and at least twice
+ * as many slots as max_hosts, so that probe runs stay short. Deletion shifts the later
  * entries of a run back (no tombstones), so a lookup stops at the first
  * empty slot.
  */
@@ -154,7 +154,7 @@ static void make_room(struct sl_tls_failures *t, uint64_t now_ms)
 
 	for (size_t i = 0; i <= t->mask;) {
 		if (t->slots[i].used && t->slots[i].expires_ms <= now_ms)
-			delete_slot(t, i);   /* slot i may now hold a moved entry */
+			delete_slot(t, i);   /* slot i may now contain a moved entry */
 		else
 			i++;
 	}

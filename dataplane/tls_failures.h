@@ -14,7 +14,8 @@
  * are two hosts. An entry expires ttl_ms after the last failure noted for
  * it, and the next connection tries TLS again. When the table is full,
  * expired entries are dropped first, then the one that expires soonest,
- * so memory stays at max_hosts entries (about 150 bytes each).
+ * so the table contains at most max_hosts entries, in 2 to 4 * max_hosts slots of
+ * about 150 bytes each.
  *
  * All functions take the table's mutex, so the workers of sluiced share
  * one table. They run once per outbound connection, never per message.
@@ -37,8 +38,8 @@ struct sl_tls_failures;
 struct sl_tls_failures *sl_tls_failures_new(size_t max_hosts, uint64_t ttl_ms);
 void sl_tls_failures_free(struct sl_tls_failures *t);
 
-/* Record a failure at now_ms; reason is cut to fit. Addresses other than
- * IPv4 and IPv6 are ignored. */
+/* Record a failure at now_ms, with reason truncated to fit. Addresses
+ * other than IPv4 and IPv6 are ignored. */
 void sl_tls_failures_note(struct sl_tls_failures *t, const struct sockaddr *addr,
 			  socklen_t addr_len, const char *reason, uint64_t now_ms);
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Opportunistic STARTTLS with a receiver whose TLS is broken: a real
+# Opportunistic STARTTLS with a receiver whose TLS is broken. A real
 # Postfix smtpd on loopback offers STARTTLS but accepts only TLS 1.0 and
-# 1.1 (smtpd_tls_protocols), while sluiced's client requires TLS 1.2 or
-# later, so every handshake fails with a protocol version alert. sluiced
+# 1.1 (smtpd_tls_protocols). sluiced's client requires TLS 1.2 or later,
+# so every handshake fails with a protocol version alert. sluiced
 # must deliver every message in plaintext at once on a new connection
 # (retry_initial is 10 minutes here, so a deferral would not be retried
 # within the test), remember the host so that the second batch goes

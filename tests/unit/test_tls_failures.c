@@ -100,7 +100,7 @@ static void zero_ttl_remembers_nothing(void **state)
 }
 
 /* A full table drops expired entries first, then the one that expires
- * soonest, and never holds more than max_hosts. */
+ * soonest, and never contains more than max_hosts. */
 static void bounded(void **state)
 {
 	enum { MAX = 8 };
