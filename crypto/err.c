@@ -8,8 +8,8 @@
  * and OpenSSL's first reason. They empty the queue, so a stale error never
  * shows up in a later message.
  *
- * sl_crypto_sha256 also lives here: the SHA-256 EVP_MD that every digest
- * in crypto/ uses, fetched from the provider once.
+ * sl_crypto_sha256 and sl_crypto_sha512 also live here: the EVP_MDs that
+ * the digests in crypto/ use, fetched from the provider once.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -105,4 +105,19 @@ const EVP_MD *sl_crypto_sha256(void)
 {
 	pthread_once(&sha256_once, sha256_fetch);
 	return sha256_md ? sha256_md : EVP_sha256();
+}
+
+static EVP_MD *sha512_md;
+static pthread_once_t sha512_once = PTHREAD_ONCE_INIT;
+
+static void sha512_fetch(void)
+{
+	sha512_md = EVP_MD_fetch(NULL, "SHA512", NULL);
+}
+
+/* SHA-512 for Ed25519 signing, fetched once like sl_crypto_sha256. */
+const EVP_MD *sl_crypto_sha512(void)
+{
+	pthread_once(&sha512_once, sha512_fetch);
+	return sha512_md ? sha512_md : EVP_sha512();
 }

@@ -11,12 +11,14 @@
 #include <openssl/evp.h>
 
 #include "crypto/dkim.h"
+#include "crypto/ed25519.h"
 
 struct sl_dkim_key {
 	EVP_PKEY *pkey;
 	enum sl_dkim_keytype type;
 	int bits;
 	uint64_t id;           /* unique per loaded key, for per-thread caches */
+	struct sl_ed25519_key ed;   /* expanded Ed25519 private key, if any */
 };
 
 /* err.c: fill err and return code; the OpenSSL variant reads its queue. */
@@ -33,8 +35,9 @@ int sl_crypto_ossl_check(int ok, struct sl_dkim_err *err, const char *call);
 /* Drop queued OpenSSL errors after a failure that was expected and handled. */
 void sl_crypto_ossl_clear(void);
 
-/* err.c: the SHA-256 EVP_MD, fetched once per process. */
+/* err.c: the SHA-256 and SHA-512 EVP_MDs, fetched once per process. */
 const EVP_MD *sl_crypto_sha256(void);
+const EVP_MD *sl_crypto_sha512(void);
 
 /* b64.c: base64 without line breaks. */
 size_t sl_b64_encode(char *out, const uint8_t *in, size_t len);
@@ -127,6 +130,9 @@ int sl_dkim_sign_field(const struct sl_dkim_key *key, enum sl_dkim_canon hc,
 		       const char *hlist, const void *headers, size_t hlen,
 		       const char *field, size_t flen, char *b64, size_t cap,
 		       struct sl_dkim_err *err);
+
+/* sign.c: 1 when SLUICE_ED25519=openssl selects OpenSSL's Ed25519 signing. */
+int sl_ed25519_openssl(void);
 
 /* Growable byte buffer appending helpers for struct sl_dkim_out. */
 int sl_out_reserve(struct sl_dkim_out *o, size_t more);

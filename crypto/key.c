@@ -113,6 +113,35 @@ static int pem_scan(const char *text, size_t len, struct sl_dkim_err *err)
 			      line);
 }
 
+/*
+ * Expand an Ed25519 private key for crypto/ed25519.c and check that the
+ * public key it derives is the one OpenSSL holds, so a fault in either
+ * implementation stops the key from being used instead of producing
+ * signatures that no verifier accepts.
+ */
+static int ed_expand(struct sl_dkim_key *key, struct sl_dkim_err *err)
+{
+	uint8_t seed[32], pub[32];
+	size_t n = sizeof(seed), pn = sizeof(pub);
+	int rc = 0;
+
+	if (EVP_PKEY_get_raw_private_key(key->pkey, seed, &n) != 1 || n != sizeof(seed) ||
+	    EVP_PKEY_get_raw_public_key(key->pkey, pub, &pn) != 1 || pn != sizeof(pub)) {
+		rc = sl_crypto_ossl_fail(err, "EVP_PKEY_get_raw_private_key",
+					 "Ed25519 key material");
+	} else if (sl_ed25519_expand(&key->ed, seed) < 0) {
+		rc = sl_crypto_fail(err, -EPROTO, "SHA-512 failed while expanding Ed25519 key");
+	} else if (memcmp(key->ed.pub, pub, sizeof(pub)) != 0) {
+		rc = sl_crypto_fail(err, -EPROTO,
+				    "Ed25519 public key derived by sluice differs from OpenSSL's; "
+				    "refusing to sign with it");
+	}
+	OPENSSL_cleanse(seed, sizeof(seed));
+	if (rc)
+		sl_ed25519_wipe(&key->ed);
+	return rc;
+}
+
 static int key_wrap(EVP_PKEY *pkey, struct sl_dkim_key **out, struct sl_dkim_err *err)
 {
 	struct sl_dkim_key *key;
@@ -144,6 +173,14 @@ static int key_wrap(EVP_PKEY *pkey, struct sl_dkim_key **out, struct sl_dkim_err
 	key->type = id == EVP_PKEY_RSA ? SL_DKIM_KEY_RSA : SL_DKIM_KEY_ED25519;
 	key->bits = bits;
 	key->id = next_key_id++;
+	if (key->type == SL_DKIM_KEY_ED25519) {
+		int rc = ed_expand(key, err);
+
+		if (rc) {
+			sl_dkim_key_free(key);
+			return rc;
+		}
+	}
 	*out = key;
 	return 0;
 }
@@ -355,5 +392,6 @@ void sl_dkim_key_free(struct sl_dkim_key *key)
 	if (!key)
 		return;
 	EVP_PKEY_free(key->pkey);
+	sl_ed25519_wipe(&key->ed);
 	free(key);
 }

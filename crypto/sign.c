@@ -393,13 +393,47 @@ static int sign_cache_get(const struct sl_dkim_key *key, struct sign_cache **out
 	return rc;
 }
 
+/*
+ * SLUICE_ED25519=openssl signs Ed25519 with OpenSSL's EVP_DigestSign
+ * instead of crypto/ed25519.c, for comparison in tests and benchmarks.
+ * Both give the same bytes.
+ */
+static int ed25519_openssl_env = -1;
+
+int sl_ed25519_openssl(void)
+{
+	if (ed25519_openssl_env < 0) {
+		const char *v = getenv("SLUICE_ED25519");
+
+		ed25519_openssl_env = v && strcmp(v, "openssl") == 0;
+	}
+	return ed25519_openssl_env;
+}
+
+static int sign_ed25519(const struct sl_dkim_key *key, const uint8_t digest[32],
+			uint8_t *sig, size_t *siglen, struct sl_dkim_err *err)
+{
+	const uint8_t *msg = digest;
+	size_t len = 32;
+
+	if (*siglen < SL_ED25519_SIG_LEN)
+		return sl_crypto_fail(err, -ENOSPC, "signature buffer too small");
+	if (sl_ed25519_sign_batch(&key->ed, &msg, &len, 1, (uint8_t(*)[SL_ED25519_SIG_LEN])sig) < 0)
+		return sl_crypto_fail(err, -EPROTO, "Ed25519 signing failed (SHA-512)");
+	*siglen = SL_ED25519_SIG_LEN;
+	return 0;
+}
+
 static int sign_digest(const struct sl_dkim_key *key, const uint8_t digest[32],
 		       uint8_t *sig, size_t *siglen, struct sl_dkim_err *err)
 {
 	struct sign_cache *c;
 	EVP_MD_CTX *m;
-	int rc = sign_cache_get(key, &c, err);
+	int rc;
 
+	if (key->type == SL_DKIM_KEY_ED25519 && !sl_ed25519_openssl())
+		return sign_ed25519(key, digest, sig, siglen, err);
+	rc = sign_cache_get(key, &c, err);
 	if (rc)
 		return rc;
 	if (key->type == SL_DKIM_KEY_RSA)
@@ -415,11 +449,57 @@ static int sign_digest(const struct sl_dkim_key *key, const uint8_t digest[32],
 	return rc;
 }
 
+/*
+ * Sign Ed25519 digests in groups of ED_GROUP, so that each group shares
+ * one field inversion (crypto/ed25519.c). A failure (SHA-512 in OpenSSL)
+ * fails the whole group.
+ */
+#define ED_GROUP 32
+
+static int sign_ed25519_digests(const struct sl_dkim_key *key, const uint8_t (*digests)[32],
+				size_t n, uint8_t *sigs, size_t sig_stride, size_t *siglens,
+				struct sl_dkim_err *errs)
+{
+	uint8_t out[ED_GROUP][SL_ED25519_SIG_LEN];
+	const uint8_t *msgs[ED_GROUP];
+	size_t lens[ED_GROUP];
+	int first = 0;
+
+	for (size_t done = 0; done < n; done += ED_GROUP) {
+		size_t m = n - done < ED_GROUP ? n - done : ED_GROUP;
+		int rc = sig_stride < SL_ED25519_SIG_LEN ? -ENOSPC : 0;
+
+		for (size_t i = 0; i < m; i++) {
+			msgs[i] = digests[done + i];
+			lens[i] = 32;
+		}
+		if (rc == 0 && sl_ed25519_sign_batch(&key->ed, msgs, lens, m, out) < 0)
+			rc = -EPROTO;
+		for (size_t i = 0; i < m; i++) {
+			size_t at = done + i;
+
+			siglens[at] = rc ? 0 : SL_ED25519_SIG_LEN;
+			if (rc == 0)
+				memcpy(sigs + at * sig_stride, out[i], SL_ED25519_SIG_LEN);
+			else if (errs)
+				sl_crypto_fail(&errs[at], rc, "%s",
+					       rc == -ENOSPC ? "signature buffer too small"
+							     : "Ed25519 signing failed (SHA-512)");
+		}
+		if (rc && !first)
+			first = rc;
+	}
+	return first;
+}
+
 int sl_dkim_sign_digests(const struct sl_dkim_key *key, const uint8_t (*digests)[32], size_t n,
 			 uint8_t *sigs, size_t sig_stride, size_t *siglens,
 			 struct sl_dkim_err *errs)
 {
 	int first = 0;
+
+	if (key->type == SL_DKIM_KEY_ED25519 && !sl_ed25519_openssl())
+		return sign_ed25519_digests(key, digests, n, sigs, sig_stride, siglens, errs);
 
 	for (size_t i = 0; i < n; i++) {
 		int rc;
@@ -738,4 +818,5 @@ void sl_dkim_thread_cleanup(void)
 	for (i = 0; i < SIGN_CACHE; i++)
 		sign_cache_clear(&tl_sign[i]);
 	sl_sign_batch_thread_cleanup();
+	sl_ed25519_thread_cleanup();
 }

@@ -97,6 +97,18 @@ def main():
             if a and b:
                 print(f"| {label} | {n} | {a['items_per_second']:.0f} | {b['items_per_second']:.0f} | "
                       f"{b['items_per_second'] / a['items_per_second']:.2f} |")
+    print("\nEd25519 signatures of 32-byte digests, signatures/s")
+    print("| signer | batch | signatures/s | ratio to OpenSSL |")
+    print("| --- | --- | --- | --- |")
+    ossl = runs.get("BM_ed25519_openssl")
+    if ossl:
+        print(f"| OpenSSL EVP_DigestSign | 1 | {ossl['items_per_second']:.0f} | 1.00 |")
+        for n in (1, 8, 32, 64):
+            r = runs.get(f"BM_ed25519_sluice/{n}")
+            if r:
+                print(f"| sluice | {n} | {r['items_per_second']:.0f} | "
+                      f"{r['items_per_second'] / ossl['items_per_second']:.2f} |")
+
     one = runs.get("BM_dkim_one_at_a_time/64")
     bat = runs.get("BM_dkim_batch/64")
     batch_ratio = bat["items_per_second"] / one["items_per_second"] if one and bat else 0.0

@@ -40,7 +40,7 @@ $(eval $(call add_unit_test,test_simd_canon,tests/unit/test_simd_canon.c tests/u
 
 $(eval $(call add_unit_test,test_simd_batch,tests/unit/test_simd_batch.c tests/unit/simd_testlib.c,sluice_crypto sluice_common,-lcrypto -lpthread))
 
-SIMD_UNIT_TESTS := test_simd_sha256 test_simd_canon test_simd_batch
+SIMD_UNIT_TESTS := test_simd_sha256 test_simd_canon test_simd_batch test_ed25519
 SIMD_CROSS_CC ?= aarch64-linux-gnu-gcc
 
 .PHONY: simd-aarch64
@@ -48,7 +48,7 @@ simd-aarch64:
 	@$(MAKE) --no-print-directory CC=$(SIMD_CROSS_CC) BUILD=$(BUILD)/aarch64 \
 		$(addprefix $(BUILD)/aarch64/tests/,$(SIMD_UNIT_TESTS))
 
-$(eval $(call add_bench,bench_simd,bench/simd/bench_sha256.cc bench/simd/bench_canon.cc bench/simd/bench_batch.cc,sluice_crypto sluice_common,-lcrypto -lbenchmark_main))
+$(eval $(call add_bench,bench_simd,bench/simd/bench_sha256.cc bench/simd/bench_canon.cc bench/simd/bench_batch.cc bench/simd/bench_ed25519.cc,sluice_crypto sluice_common,-lcrypto -lbenchmark_main))
 
 BENCH_TARGETS += bench-simd
 .PHONY: bench-simd

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-build the SIMD crypto code and its unit tests for arm64 with
+# Cross-build the SIMD crypto code, Ed25519 signing and their unit tests for arm64 with
 # aarch64-linux-gnu-gcc, then run each test under qemu-aarch64-static with
 # every arm64 path forced in turn (SLUICE_SIMD=sha2, neon, scalar).
 #
@@ -47,4 +47,18 @@ for t in "${tests[@]}"; do
 		check_eq "$name dispatch picks $path when forced" "simd: path=$path" "$chosen"
 	done
 done
+
+# Ed25519 signing has no SIMD path; its 64-bit limb arithmetic with
+# 128-bit products is checked on arm64 once, against the cross-built
+# OpenSSL, as on x86-64.
+t=$OUT/tests/test_ed25519
+out=$(CMOCKA_MESSAGE_OUTPUT=TAP $QEMU -cpu max -L "$SYSROOT" "$t" 2>&1)
+status=$?
+if [[ $status -eq 0 ]] && ! grep -q '^not ok' <<<"$out"; then
+	ok "test_ed25519 under qemu"
+else
+	not_ok "test_ed25519 under qemu (exit $status)"
+	grep -E '^not ok|error|fail' <<<"$out" | head -10 | sed 's/^/# /'
+fi
+check_eq "test_ed25519 ran its 10 tests on arm64" 10 "$(grep -c '^ok' <<<"$out")"
 finish
