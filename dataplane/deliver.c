@@ -71,6 +71,22 @@ static int conn_open_to(struct deliver *d, struct sl_sched_dest *dest,
 			const struct sl_sched_target *t, enum tls_fallback fallback,
 			const char *tls_failure);
 
+/* Returns true when domain matches a pattern of delivery.tls_required. */
+static bool requires_tls(const struct deliver *d, const char *domain)
+{
+	for (size_t i = 0; i < d->cfg->tls_required.n; i++)
+		if (sl_route_pattern_match(d->cfg->tls_required.v[i], domain))
+			return true;
+	return false;
+}
+
+/* Suffix of a destination key: domains that require TLS never share a
+ * destination, and so never a connection, with domains that do not. */
+static const char *tls_key_suffix(const struct deliver *d, const char *domain)
+{
+	return requires_tls(d, domain) ? "|tls-required" : "";
+}
+
 /* Lookups: static routes first, then DNS. */
 
 static void target_from_route(struct sl_sched_target *t, const struct sl_route_host *h)
@@ -94,7 +110,8 @@ static void resolve(void *ctx, const char *domain)
 		for (size_t i = 0; i < route->host_count && n < SL_SCHED_MAX_TARGETS; i++)
 			if (route->host[i].is_address)
 				target_from_route(&t[n++], &route->host[i]);
-		snprintf(key, sizeof(key), "route:%s|%s", route->pattern, d->source_text);
+		snprintf(key, sizeof(key), "route:%s|%s%s", route->pattern, d->source_text,
+			 tls_key_suffix(d, domain));
 		/* Routes never expire; one hour keeps the domain table fresh
 		 * after a configuration reload. */
 		sl_sched_domain_resolved(d->sched, domain, SL_SCHED_DOMAIN_OK, NULL, NULL, key, t, n,
@@ -123,7 +140,8 @@ static void answer_route(struct deliver *d, const struct sl_dns_answer *a,
 	const struct sl_route *r = sl_route_find(&d->routes, domain);
 	char key[600];
 
-	snprintf(key, sizeof(key), "route:%s|%s", r ? r->pattern : a->name, d->source_text);
+	snprintf(key, sizeof(key), "route:%s|%s%s", r ? r->pattern : a->name, d->source_text,
+		 tls_key_suffix(d, domain));
 	sl_sched_domain_resolved(d->sched, domain, a->status == SL_DNS_OK ? SL_SCHED_DOMAIN_OK
 				 : SL_SCHED_DOMAIN_TEMPFAIL, "4.4.3", a->error, key, t, n,
 				 (uint64_t)(a->ttl_s ? a->ttl_s : 1) * 1000, now);
@@ -151,7 +169,8 @@ static void handle_answer(struct deliver *d, const struct sl_dns_answer *a)
 	switch (a->status) {
 	case SL_DNS_OK:
 		/* The MX site is named by its most preferred exchanger. */
-		snprintf(key, sizeof(key), "mx:%s|%s", t[0].host, d->source_text);
+		snprintf(key, sizeof(key), "mx:%s|%s%s", t[0].host, d->source_text,
+			 tls_key_suffix(d, a->name));
 		sl_sched_domain_resolved(d->sched, a->name, SL_SCHED_DOMAIN_OK, NULL, NULL, key, t,
 					 n, (uint64_t)(a->ttl_s ? a->ttl_s : 1) * 1000, now);
 		break;
@@ -535,15 +554,20 @@ static void smtp_closed(void *ctx, const struct sl_smtp_reply *reason)
 {
 	struct dconn *c = ctx;
 
-	if (sl_smtpc_tls_failed(c->smtp)) {
+	if (sl_smtpc_tls_failed(c->smtp) && !c->tls_required) {
 		tls_failed(c, reason);
 		return;
 	}
 	if (!c->ever_ready && reason->code / 100 != 2) {
-		char why[900];
+		char why[1200];
 
-		snprintf(why, sizeof(why), "%s (%s): %d %s", c->host, c->address, reason->code,
-			 reason->text);
+		if (c->tls_required && sl_smtpc_tls_failed(c->smtp))
+			snprintf(why, sizeof(why), "TLS is required for %s but STARTTLS with %s (%s) "
+				 "failed: %s", c->domain, c->host, c->address,
+				 c->tls_failure[0] ? c->tls_failure : reason->text);
+		else
+			snprintf(why, sizeof(why), "%s (%s): %d %s", c->host, c->address,
+				 reason->code, reason->text);
 		sl_warn("delivery: session with %s failed", why);
 		deliver_throttle_reply(c, c->domain, reason);
 		note_session_failure(c, why);
@@ -579,7 +603,9 @@ static void on_connected(struct sl_conn *conn, void *user, int result)
 	c->state = DC_SESSION;
 	struct sl_smtpc_config cfg = c->d->smtp_cfg;
 
-	if (c->tls_fallback != TLS_FALLBACK_NONE)
+	if (c->tls_required)
+		cfg.tls = SL_SMTPC_TLS_REQUIRED;
+	else if (c->tls_fallback != TLS_FALLBACK_NONE)
 		cfg.tls = SL_SMTPC_TLS_NONE;
 	c->smtp = sl_smtpc_new(&cfg, &smtp_callbacks, c, now);
 	if (!c->smtp)
@@ -622,8 +648,8 @@ static void check_tls_memory(struct dconn *c)
 {
 	char reason[SL_TLS_FAILURE_REASON_MAX];
 
-	if (c->tls_fallback != TLS_FALLBACK_NONE || c->d->smtp_cfg.tls == SL_SMTPC_TLS_NONE ||
-	    !sl_deliver_tls_failures)
+	if (c->tls_required || c->tls_fallback != TLS_FALLBACK_NONE ||
+	    c->d->smtp_cfg.tls == SL_SMTPC_TLS_NONE || !sl_deliver_tls_failures)
 		return;
 	if (sl_tls_failures_find(sl_deliver_tls_failures, (const struct sockaddr *)&c->addr,
 				 c->addr_len, deliver_now_ms(), reason, sizeof(reason))) {
@@ -671,6 +697,7 @@ static int conn_open_to(struct deliver *d, struct sl_sched_dest *dest,
 	address_text(&t->addr, c->address, sizeof(c->address));
 	c->addr = t->addr;
 	c->addr_len = t->addr_len;
+	c->tls_required = requires_tls(d, c->domain);
 	c->tls_fallback = fallback;
 	if (tls_failure)
 		snprintf(c->tls_failure, sizeof(c->tls_failure), "%s", tls_failure);
@@ -1014,6 +1041,14 @@ static void shared_stop(void)
 static int load_routes(struct deliver *d)
 {
 	char err[512];
+
+	for (size_t i = 0; i < d->cfg->tls_required.n; i++) {
+		if (!sl_route_pattern_valid(d->cfg->tls_required.v[i])) {
+			sl_err("delivery: delivery.tls_required: invalid pattern '%s': expected "
+			       "DOMAIN, *.DOMAIN or *", d->cfg->tls_required.v[i]);
+			return -1;
+		}
+	}
 
 	for (size_t i = 0; i < d->cfg->routes.n; i++) {
 		if (sl_route_add(&d->routes, d->cfg->routes.v[i], err, sizeof(err)) < 0) {

@@ -129,6 +129,7 @@ struct dconn {
 	bool tls_handshaking;
 	char tls_version[32];
 	char tls_cipher[64];
+	bool tls_required;             /* its domain is in delivery.tls_required */
 	enum tls_fallback tls_fallback;
 	char tls_failure[160];         /* why STARTTLS failed, for the accounting log */
 	bool retry_plain;              /* STARTTLS failed: reopen in plaintext once closed */

@@ -145,6 +145,22 @@ const struct sl_route *sl_route_find(const struct sl_route_table *t, const char 
 	return best ? best : any;
 }
 
+int sl_route_pattern_valid(const char *pattern)
+{
+	return valid_pattern(pattern) && strlen(pattern) < sizeof(((struct sl_route *)0)->pattern);
+}
+
+int sl_route_pattern_match(const char *pattern, const char *domain)
+{
+	size_t plen = strlen(pattern), dlen = strlen(domain);
+
+	if (strcmp(pattern, "*") == 0)
+		return 1;
+	if (pattern[0] == '*')
+		return dlen > plen - 1 && strcasecmp(domain + dlen - (plen - 1), pattern + 1) == 0;
+	return strcasecmp(pattern, domain) == 0;
+}
+
 void sl_route_table_free(struct sl_route_table *t)
 {
 	free(t->v);

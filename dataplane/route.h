@@ -43,6 +43,10 @@ struct sl_route_table {
  * by commas) and add it. Returns 0, or -EINVAL with err filled. */
 int sl_route_add(struct sl_route_table *t, const char *line, char *err, size_t errlen);
 const struct sl_route *sl_route_find(const struct sl_route_table *t, const char *domain);
+/* Pattern syntax and matching as for routes, without hosts: for domain
+ * lists such as delivery.tls_required. */
+int sl_route_pattern_valid(const char *pattern);
+int sl_route_pattern_match(const char *pattern, const char *domain);
 void sl_route_table_free(struct sl_route_table *t);
 
 /* Parse "ADDRESS:PORT", "[IPV6]:PORT" or "NAME:PORT". Returns 0 or -EINVAL. */

@@ -352,9 +352,13 @@ static void on_ehlo(struct sl_smtpc *c, uint64_t now)
 	}
 	c->caps = (unsigned)c->ehlo_caps_pending;
 	if ((c->caps & SL_SMTPC_CAP_STARTTLS) && !c->tls_active &&
-	    c->config.tls == SL_SMTPC_TLS_OPPORTUNISTIC) {
+	    c->config.tls != SL_SMTPC_TLS_NONE) {
 		out_write(&c->out, "STARTTLS\r\n", 10);
 		set_wait(c, ST_STARTTLS, c->config.timeouts.command_ms, now);
+		return;
+	}
+	if (c->config.tls == SL_SMTPC_TLS_REQUIRED && !c->tls_active) {
+		close_local(c, 421, "4.7.10", "TLS is required but the server does not offer STARTTLS");
 		return;
 	}
 	become_ready(c, now);
@@ -368,6 +372,11 @@ static void on_helo(struct sl_smtpc *c, uint64_t now)
 	}
 	c->caps = 0;
 	c->size_limit = 0;
+	if (c->config.tls == SL_SMTPC_TLS_REQUIRED && !c->tls_active) {
+		close_local(c, 421, "4.7.10",
+			    "TLS is required but the server rejected EHLO, so STARTTLS is not possible");
+		return;
+	}
 	become_ready(c, now);
 }
 
@@ -377,6 +386,14 @@ static void on_starttls(struct sl_smtpc *c, uint64_t now)
 		set_wait(c, ST_TLS_HANDSHAKE, c->config.timeouts.command_ms, now);
 		if (c->cb.start_tls)
 			c->cb.start_tls(c->ctx);
+		return;
+	}
+	if (c->config.tls == SL_SMTPC_TLS_REQUIRED) {
+		char text[SL_SMTP_TEXT_MAX];
+
+		snprintf(text, sizeof(text), "TLS is required but the server rejected STARTTLS: %d %.300s",
+			 c->reply.code, c->reply.text);
+		close_local(c, 421, "4.7.10", text);
 		return;
 	}
 	/* Opportunistic: a refused STARTTLS leaves a usable plain session. */

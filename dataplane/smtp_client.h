@@ -12,7 +12,9 @@
  * fires and then calls sl_smtpc_tls_done(); bytes the server sent after
  * its 220 are discarded and a fresh EHLO follows), then transactions.
  * A refused STARTTLS (a reply other than 220 or 421) continues in
- * plaintext on the same connection. A failed handshake ends the session,
+ * plaintext on the same connection, unless TLS is required: then a
+ * server without STARTTLS, a refused STARTTLS or a failed handshake ends
+ * the session with a 421 4.7.10 result made by the engine. A failed handshake ends the session,
  * and sl_smtpc_tls_failed() then returns 1.
  *
  * Transaction: MAIL, RCPT... and DATA, pipelined when the server offers
@@ -111,6 +113,7 @@ struct sl_smtpc_callbacks {
 enum sl_smtpc_tls_mode {
 	SL_SMTPC_TLS_NONE,           /* never STARTTLS */
 	SL_SMTPC_TLS_OPPORTUNISTIC,  /* STARTTLS when offered */
+	SL_SMTPC_TLS_REQUIRED,       /* STARTTLS must succeed, else the session ends (4.7.10) */
 };
 
 struct sl_smtpc_config {

@@ -26,6 +26,7 @@ static const struct sl_config_key delivery_keys[] = {
 	KEY(starttls, SL_CONFIG_BOOL, 0, 0),
 	KEY(starttls_failure_ttl, SL_CONFIG_DURATION, 0, 7 * 24 * HOUR),
 	KEY(starttls_failure_hosts, SL_CONFIG_UINT, 1, 1000000),
+	KEY(tls_required, SL_CONFIG_STRING_LIST, 0, 0),
 	KEY(max_connections, SL_CONFIG_UINT, 1, 10000),
 	KEY(messages_per_connection, SL_CONFIG_UINT, 1, 1000000),
 	KEY(recipients_per_transaction, SL_CONFIG_UINT, 1, 1000),

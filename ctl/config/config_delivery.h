@@ -21,6 +21,7 @@ struct sl_config_delivery {
 	bool starttls;                     /* opportunistic STARTTLS */
 	uint64_t starttls_failure_ttl;     /* ms a host whose STARTTLS failed gets plaintext; 0: none */
 	uint64_t starttls_failure_hosts;   /* hosts remembered at most */
+	struct sl_config_strings tls_required;  /* domain patterns that get mail only over TLS */
 	uint64_t max_connections;          /* per destination and worker */
 	uint64_t messages_per_connection;
 	uint64_t recipients_per_transaction;

@@ -2,7 +2,8 @@
 # STARTTLS to a real Postfix smtpd on loopback (its own configuration and
 # queue folders): sluiced delivers over TLS and its accounting log records
 # the TLS version and cipher; Postfix logs the TLS session and holds the
-# messages it received.
+# messages it received. tls.test is in delivery.tls_required, which a
+# working STARTTLS satisfies.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/delivery/lib.sh"
 
@@ -47,7 +48,8 @@ wait_port "$pf_port" || not_ok "postfix listens"
 on_exit_kill "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
 
 delivery_keys "$dir" a.test
-delivery_config "$dir" "$port" "  routes: ['tls.test 127.0.0.1:$pf_port']"
+delivery_config "$dir" "$port" "  routes: ['tls.test 127.0.0.1:$pf_port']
+  tls_required: [tls.test]"
 sluiced_start "$dir/sluice.yaml" "$port" || { not_ok "sluiced starts"; finish; }
 
 mkdir "$dir/orig"

@@ -12,9 +12,9 @@
 # handshake and the plaintext retry delivers the first message; the
 # batch-1 connections have closed (idle_timeout 1s) before batch 2, whose
 # new connections skip STARTTLS because the host is remembered.
-#
-# NOTE: the configuration has no setting that requires TLS for a route
-# or domain yet, so the "TLS required: defer" case is not tested here.
+# Last, mail for a domain in delivery.tls_required goes to the same host:
+# sluiced must try TLS although the host is remembered, and defer the
+# recipient with a reason that says TLS is required, without plaintext.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/delivery/lib.sh"
 
@@ -36,7 +36,7 @@ mail_owner = postfix
 setgid_group = postdrop
 myhostname = mx.broken-tls.test
 mydestination =
-relay_domains = broken-tls.test
+relay_domains = broken-tls.test, secure.test
 mynetworks = 127.0.0.0/8
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
@@ -62,7 +62,8 @@ wait_port "$pf_port" || not_ok "postfix listens"
 on_exit_kill "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
 
 delivery_keys "$dir" a.test
-delivery_config "$dir" "$port" "  routes: ['broken-tls.test 127.0.0.1:$pf_port']
+delivery_config "$dir" "$port" "  routes: ['broken-tls.test 127.0.0.1:$pf_port', 'secure.test 127.0.0.1:$pf_port']
+  tls_required: [secure.test]
   retry_initial: 10m
   retry_max: 20m
   starttls_failure_ttl: 1h
@@ -160,6 +161,23 @@ wait_sessions_ended || not_ok "batch 2: postfix sessions end"
 check_eq "batch 2: no new handshake at postfix" "$failed1" "$(handshakes)"
 check_eq "batch 2: no STARTTLS sent" "$starttls1" "$(starttls_sessions)"
 check_eq "batch 2: no new fallback counted" "$failed1" "$(metric sluice_tls_fallbacks_total)"
+
+# A domain that requires TLS: a handshake again, then a deferral.
+mkdir "$dir/secure"
+$PY "$TOP/tests/delivery/make_messages.py" "$dir/secure" a.test 1
+sent=$($PY "$TOP/tests/delivery/send.py" "$port" "$dir/secure" bounce@a.test r1@secure.test)
+check_eq "tls_required message accepted" 1 "$sent"
+deadline=$((SECONDS + 30))
+while [[ $(acct_count "$dir" deferred) -lt 1 && $SECONDS -lt $deadline ]]; do sleep 0.2; done
+check_eq "tls_required: the recipient is deferred" 1 "$(acct_count "$dir" deferred recipient=r1@secure.test)"
+check_eq "tls_required: nothing delivered in plaintext" 0 "$(acct_count "$dir" delivered recipient=r1@secure.test)"
+reply=$($PY -c 'import json,sys; print([json.loads(l)["reply"] for l in open(sys.argv[1]) if json.loads(l)["status"] == "deferred"][0])' "$dir/acct.jsonl")
+check "tls_required: the reason names the requirement ($reply)" \
+	grep -q 'TLS is required for secure.test but STARTTLS with .* failed: TLS handshake failed' <<<"$reply"
+wait_sessions_ended || not_ok "tls_required: postfix sessions end"
+check_eq "tls_required: TLS tried although the host is remembered" $((failed1 + 1)) "$(handshakes)"
+check_eq "tls_required: postfix received nothing more" 8 "$(held)"
+check_eq "tls_required: no fallback counted" "$failed1" "$(metric sluice_tls_fallbacks_total)"
 check "postfix logged no TLS session" bash -c "! grep -q 'TLS connection established' '$pf/maillog'"
 postfix -c "$pf/conf" stop >/dev/null 2>&1
 finish

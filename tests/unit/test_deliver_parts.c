@@ -63,6 +63,23 @@ static void route_invalid_lines(void **s)
 	sl_route_table_free(&t);
 }
 
+/* Domain patterns without hosts, as delivery.tls_required uses them. */
+static void route_pattern_match(void **s)
+{
+	(void)s;
+	assert_true(sl_route_pattern_valid("bank.example"));
+	assert_true(sl_route_pattern_valid("*.bank.example"));
+	assert_true(sl_route_pattern_valid("*"));
+	assert_false(sl_route_pattern_valid("*bank.example"));
+	assert_false(sl_route_pattern_valid("bank example"));
+	assert_true(sl_route_pattern_match("bank.example", "BANK.example"));
+	assert_false(sl_route_pattern_match("bank.example", "a.bank.example"));
+	assert_true(sl_route_pattern_match("*.bank.example", "a.bank.example"));
+	assert_false(sl_route_pattern_match("*.bank.example", "bank.example"));
+	assert_false(sl_route_pattern_match("*.bank.example", "xbank.example"));
+	assert_true(sl_route_pattern_match("*", "any.test"));
+}
+
 static void acct_writes_json_lines(void **s)
 {
 	char path[] = "/tmp/sluice-acct-test.XXXXXX";
@@ -83,6 +100,9 @@ static void acct_writes_json_lines(void **s)
 	sl_acct_record(&r);
 	r.status = "deferred";
 	r.tls_version = NULL;
+	r.tls_cipher = NULL;
+	r.tls_fallback = "retry";
+	r.tls_failure = "TLS handshake failed: protocol version";
 	sl_acct_record(&r);
 	sl_acct_flush();
 	assert_true(read(fd, text, sizeof(text) - 1) > 0);
@@ -90,6 +110,9 @@ static void acct_writes_json_lines(void **s)
 	assert_non_null(strstr(text, "\"status\":\"delivered\",\"attempt\":2"));
 	assert_non_null(strstr(text, "\"tls\":\"TLSv1.3\""));
 	assert_non_null(strstr(text, "\"tls\":\"none\""));
+	assert_non_null(strstr(text, "\"tls_fallback\":null,\"tls_failure\":null"));
+	assert_non_null(strstr(text, "\"tls_fallback\":\"retry\","
+				     "\"tls_failure\":\"TLS handshake failed: protocol version\""));
 	assert_non_null(strstr(text, "\"dkim\":[\"s=sel1 d=a.test\",\"s=sel2 d=a.test\"]"));
 	assert_non_null(strstr(text, "\"reply\":\"ok \\\"quoted\\\"\\u0001\""));
 	/* Two records, two lines. */
@@ -169,6 +192,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(route_most_specific_wins),
 		cmocka_unit_test(route_invalid_lines),
+		cmocka_unit_test(route_pattern_match),
 		cmocka_unit_test(acct_writes_json_lines),
 		cmocka_unit_test(dsn_report_content),
 		cmocka_unit_test(dsn_never_for_null_sender),

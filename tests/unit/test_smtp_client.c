@@ -308,6 +308,65 @@ static void starttls_failures_marked(void **s)
 	sl_smtpc_free(h.c);
 }
 
+/* With TLS required, a session without TLS never becomes ready. */
+static void starttls_required(void **s)
+{
+	struct harness h;
+
+	(void)s;
+	/* The server does not offer STARTTLS. */
+	harness_init(&h, 0, SL_SMTPC_TLS_REQUIRED);
+	start_session(&h, "250-mx.test\r\n250 PIPELINING\r\n");
+	assert_int_equal(h.ready_calls, 0);
+	assert_int_equal(h.closed_calls, 1);
+	assert_int_equal(h.closed_reason.code, 421);
+	assert_string_equal(h.closed_reason.enhanced, "4.7.10");
+	assert_false(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
+	/* The server rejects STARTTLS. */
+	harness_init(&h, 0, SL_SMTPC_TLS_REQUIRED);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "454 4.7.0 TLS not available\r\n");
+	assert_int_equal(h.ready_calls, 0);
+	assert_int_equal(h.closed_calls, 1);
+	assert_string_equal(h.closed_reason.enhanced, "4.7.10");
+	assert_non_null(strstr(h.closed_reason.text, "454 TLS not available"));
+	sl_smtpc_free(h.c);
+
+	/* EHLO rejected: HELO cannot lead to STARTTLS. */
+	harness_init(&h, 0, SL_SMTPC_TLS_REQUIRED);
+	start_session(&h, "502 5.5.2 no EHLO\r\n");
+	expect_out(&h, "HELO mta.example\r\n");
+	feed(&h, "250 mx.test\r\n");
+	assert_int_equal(h.ready_calls, 0);
+	assert_string_equal(h.closed_reason.enhanced, "4.7.10");
+	sl_smtpc_free(h.c);
+
+	/* The handshake fails: a TLS failure the caller must not retry in
+	 * plaintext. */
+	harness_init(&h, 0, SL_SMTPC_TLS_REQUIRED);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "220 go ahead\r\n");
+	sl_smtpc_tls_done(h.c, 0, h.now);
+	assert_true(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
+	/* The handshake succeeds: the session is ready over TLS. */
+	harness_init(&h, 0, SL_SMTPC_TLS_REQUIRED);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "220 go ahead\r\n");
+	sl_smtpc_tls_done(h.c, 1, h.now);
+	expect_out(&h, "EHLO mta.example\r\n");
+	feed(&h, "250 mx.test\r\n");
+	assert_int_equal(h.ready_calls, 1);
+	assert_true(sl_smtpc_tls_active(h.c));
+	sl_smtpc_free(h.c);
+}
+
 static void no_rcpt_accepted_pipelined(void **s)
 {
 	struct harness h;
@@ -545,6 +604,7 @@ int main(void)
 		cmocka_unit_test(starttls_extra_bytewise),
 		cmocka_unit_test(starttls_refused_stays_plain),
 		cmocka_unit_test(starttls_failures_marked),
+		cmocka_unit_test(starttls_required),
 		cmocka_unit_test(no_rcpt_accepted_pipelined),
 		cmocka_unit_test(no_rcpt_accepted_unpipelined),
 		cmocka_unit_test(size_over_limit_unsent),
