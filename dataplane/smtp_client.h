@@ -12,9 +12,10 @@
  * fires and then calls sl_smtpc_tls_done(); bytes the server sent after
  * its 220 are discarded and a fresh EHLO follows), then transactions.
  * A refused STARTTLS (a reply other than 220 or 421) continues in
- * plaintext on the same connection, unless TLS is required: then a
- * server without STARTTLS, a refused STARTTLS or a failed handshake ends
- * the session with a 421 4.7.10 result made by the engine. A failed handshake ends the session,
+ * plaintext on the same connection, unless TLS is required. In required
+ * mode, a server without STARTTLS or a refused STARTTLS ends the session
+ * with a 421 4.7.10 result made by the engine, and so does a failed
+ * handshake (with 4.7.0). A failed handshake ends the session,
  * and sl_smtpc_tls_failed() then returns 1.
  *
  * Transaction: MAIL, RCPT... and DATA, pipelined when the server offers

@@ -3,11 +3,11 @@
 # Postfix smtpd on loopback offers STARTTLS but accepts only TLS 1.0 and
 # 1.1 (smtpd_tls_protocols). sluiced's client requires TLS 1.2 or later,
 # so every handshake fails with a protocol version alert. sluiced
-# must deliver every message in plaintext at once on a new connection
-# (retry_initial is 10 minutes here, so a deferral would not be retried
-# within the test), remember the host so that the second batch goes
-# plaintext without a handshake, and record the fallback in the
-# accounting log and in sluice_tls_fallbacks_total. One connection at a
+# must deliver every message in plaintext at once on a new connection.
+# retry_initial is 10 minutes here, so a deferral would not be retried
+# within the test. sluiced must remember the host so that the second
+# batch goes plaintext without a handshake, and record the fallback in
+# the accounting log and in sluice_tls_fallbacks_total. One connection at a
 # time makes the order definite: the first connection fails its
 # handshake and the plaintext retry delivers the first message; the
 # batch-1 connections have closed (idle_timeout 1s) before batch 2, whose

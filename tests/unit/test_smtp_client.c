@@ -277,7 +277,7 @@ static void starttls_failures_marked(void **s)
 	assert_true(sl_smtpc_tls_failed(h.c));
 	sl_smtpc_free(h.c);
 
-	/* A 421 from the server to STARTTLS is the server's answer. */
+	/* A 421 reply from the server to STARTTLS is no TLS failure. */
 	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
 	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
 	expect_out(&h, "STARTTLS\r\n");
