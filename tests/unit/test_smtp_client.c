@@ -266,6 +266,17 @@ static void starttls_failures_marked(void **s)
 	assert_true(sl_smtpc_tls_failed(h.c));
 	sl_smtpc_free(h.c);
 
+	/* The handshake times out. */
+	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
+	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
+	expect_out(&h, "STARTTLS\r\n");
+	feed(&h, "220 go ahead\r\n");
+	assert_true(sl_smtpc_deadline(h.c) > h.now);
+	sl_smtpc_timeout(h.c, sl_smtpc_deadline(h.c));
+	assert_int_equal(h.closed_calls, 1);
+	assert_true(sl_smtpc_tls_failed(h.c));
+	sl_smtpc_free(h.c);
+
 	/* The connection drops after the handshake, before EHLO's reply. */
 	harness_init(&h, 0, SL_SMTPC_TLS_OPPORTUNISTIC);
 	start_session(&h, "250-mx.test\r\n250 STARTTLS\r\n");
