@@ -192,9 +192,12 @@ struct sl_dkim_job {
 };
 
 /*
- * Sign njobs messages with the same signers and time. Returns 0 when
- * every job succeeded, else the first failing job's rc (each job keeps
- * its own rc and err).
+ * Sign njobs messages with the same signers and time. Each job's out, rc
+ * and err are what sl_dkim_sign gives for that message alone, and a
+ * failing job does not stop the others. The header hashes of the whole
+ * batch go through the multi-buffer SHA-256 in one call, and each key
+ * signs all its digests in one call (crypto/sign_batch.c). Returns 0 when
+ * every job succeeded, else the first failing job's rc.
  */
 int sl_dkim_sign_batch(const struct sl_dkim_signer *signers, size_t nsigners,
 		       struct sl_dkim_job *jobs, size_t njobs, int64_t now);

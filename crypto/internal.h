@@ -80,6 +80,16 @@ struct sl_fold {
 	int overflow;          /* a write did not fit in cap */
 };
 
+/* 1 when name[0..len) is in the colon-separated list, ignoring case. */
+int sl_sign_name_in_list(const char *list, const char *name, size_t len);
+/* 1 when p[0..n) may be a name in an h= list: printable, no ':' or ';'. */
+int sl_sign_valid_hname(const char *p, size_t n);
+/*
+ * Append ':' (unless hv is empty) and name to the h= value hv, which holds
+ * *used bytes. Returns -1 when the result would not fit in
+ * SL_SIGN_HLIST_MAX bytes with its NUL.
+ */
+int sl_sign_hv_append(char *hv, size_t *used, const char *name, size_t len);
 /* Check a signer's names, identity and key against the stored body hash. */
 int sl_sign_check_signer(const struct sl_dkim_signer *s, const struct sl_dkim_bodyhash *bh,
 			 struct sl_dkim_err *err);

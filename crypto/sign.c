@@ -153,7 +153,7 @@ static void fold_b_value(struct sl_fold *f, const char *b64, size_t n)
 
 /* ---- h= list resolution ---- */
 
-static int name_in_list(const char *list, const char *name, size_t len)
+int sl_sign_name_in_list(const char *list, const char *name, size_t len)
 {
 	const char *p = list;
 
@@ -177,7 +177,7 @@ static size_t count_fields(const struct sl_hlist *h, const char *name, size_t le
 	return k;
 }
 
-static int hv_append(char *hv, size_t *used, const char *name, size_t len)
+int sl_sign_hv_append(char *hv, size_t *used, const char *name, size_t len)
 {
 	if (*used + len + 2 > HLIST_MAX)
 		return -1;
@@ -189,7 +189,7 @@ static int hv_append(char *hv, size_t *used, const char *name, size_t len)
 	return 0;
 }
 
-static int valid_hname(const char *p, size_t n)
+int sl_sign_valid_hname(const char *p, size_t n)
 {
 	size_t i;
 
@@ -226,18 +226,18 @@ int sl_sign_resolve_hlist(const struct sl_dkim_signer *s, const struct sl_hlist 
 		}
 		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
-		if (!valid_hname(p, n))
+		if (!sl_sign_valid_hname(p, n))
 			return sl_crypto_fail(err, -EINVAL, "invalid header name \"%.*s\" in h= list",
 					      (int)(n > 60 ? 60 : n), p);
 		if (n == 4 && strncasecmp(p, "from", 4) == 0)
 			has_from = 1;
 		if (!s->headers) {
 			k = count_fields(h, p, n);
-			if (name_in_list(SL_DKIM_OVERSIGN_HEADERS, p, n))
+			if (sl_sign_name_in_list(SL_DKIM_OVERSIGN_HEADERS, p, n))
 				k++;
 		}
 		for (i = 0; i < k; i++)
-			if (hv_append(hv, &used, p, n) < 0)
+			if (sl_sign_hv_append(hv, &used, p, n) < 0)
 				return sl_crypto_fail(err, -E2BIG, "h= list is over %d characters",
 						      HLIST_MAX);
 		p = c ? c + 1 : p + strlen(p);

@@ -33,7 +33,7 @@
 
 #define NOW 1796400000
 #define NMSG 320
-#define NCONFIG 8
+#define NCONFIG 10
 #define MAX_JOBS 64
 #define HDR_CAP 16384
 
@@ -168,13 +168,19 @@ static void make_message(struct test_rng *rng, struct message *m, size_t index)
 					   SL_DKIM_BODY_SIMPLE | SL_DKIM_BODY_RELAXED, &m->bh, NULL), 0);
 }
 
+/* Signer sets with an h= list that fails every job, each for its own reason. */
+#define FIRST_BAD_CONFIG (NCONFIG - 2)
+
+static char long_list[6000], many_list[3000];
+
 static void make_config(struct test_rng *rng, struct config *c, size_t index)
 {
 	static const char *const lists[] = {
 		"From:To:Subject:Received:Received:X-Missing",
 		" from : to:cc:date:message-id:x-custom:x-custom:x-custom",
-		"From",
+		"From:",
 		"Content-Type:From:Reply-To:References:Subject:Subject",
+		"Received:RECEIVED:\tFrom\t:received:x-custom:X-CUSTOM:from",
 	};
 
 	memset(c, 0, sizeof(*c));
@@ -195,6 +201,27 @@ static void make_config(struct test_rng *rng, struct config *c, size_t index)
 				 lists[rng_below(rng, sizeof(lists) / sizeof(lists[0]))]);
 			s->headers = c->hlist[i];
 		}
+	}
+	if (index == FIRST_BAD_CONFIG - 1) {
+		/* Many names, most absent, but an h= value under 4096 bytes. */
+		size_t len = 0;
+
+		for (size_t k = 0; len + 20 < sizeof(many_list); k++)
+			len += (size_t)snprintf(many_list + len, sizeof(many_list) - len, "%sX-M-%zu",
+						k ? ":" : "From:To:", k % 290);
+		c->s[0].headers = many_list;
+	}
+	if (index == FIRST_BAD_CONFIG) {
+		snprintf(c->hlist[c->n - 1], sizeof(c->hlist[0]), "From:To;Cc:Subject");
+		c->s[c->n - 1].headers = c->hlist[c->n - 1];
+	}
+	if (index == FIRST_BAD_CONFIG + 1) {
+		size_t len = 0;
+
+		for (size_t k = 0; len + 40 < sizeof(long_list); k++)
+			len += (size_t)snprintf(long_list + len, sizeof(long_list) - len,
+						"%sX-Long-Header-Name-%zu", k ? ":" : "From:", k);
+		c->s[0].headers = long_list;
 	}
 }
 
@@ -330,7 +357,19 @@ static void references_cover_failures(void **state)
 	size_t seen[4] = { 0 };
 
 	(void)state;
-	for (size_t c = 0; c < NCONFIG; c++) {
+	for (size_t c = FIRST_BAD_CONFIG; c < NCONFIG; c++) {
+		const char *word = c == FIRST_BAD_CONFIG ? "invalid header name \"To;Cc\""
+							 : "h= list is over 4096 characters";
+		size_t named = 0;
+
+		for (size_t i = 0; i < NMSG; i++) {
+			assert_int_not_equal(refs[c][i].rc, 0);
+			named += strstr(refs[c][i].err.msg, word) != NULL;
+		}
+		if (named < NMSG / 2)
+			fail_msg("config %zu: only %zu of %d errors name %s", c, named, NMSG, word);
+	}
+	for (size_t c = 0; c < FIRST_BAD_CONFIG; c++) {
 		for (size_t i = 0; i < NMSG; i++) {
 			const struct reference *r = &refs[c][i];
 			enum bad_kind bad = msgs[i].bad;
@@ -348,7 +387,7 @@ static void references_cover_failures(void **state)
 					 bad_words[bad]);
 		}
 	}
-	assert_true(seen[GOOD] > NCONFIG * NMSG / 2);
+	assert_true(seen[GOOD] > FIRST_BAD_CONFIG * NMSG / 2);
 	assert_true(seen[NO_FROM] > 0);
 	assert_true(seen[NO_COLON] > 0);
 	assert_true(seen[HLIST_TOO_LONG] > 0);
