@@ -8,6 +8,25 @@
 #include "ctl/ctl_client.h"
 #include "ctl/sluicectl.h"
 
+/* The Redis link of fleet-wide throttles; "off" without a fleet section. */
+static void print_fleet(json_t *f)
+{
+	const char *state = json_string_value(json_object_get(f, "state"));
+
+	if (!state || strcmp(state, "off") == 0) {
+		printf("fleet        off (no fleet.redis configured)\n");
+		return;
+	}
+	printf("fleet        %s since %lld, fleet size %lld, %lld keys, leases %lld, slots granted %lld, "
+	       "spent %lld, expired %lld, Redis errors %lld\n", state,
+	       json_integer_value(json_object_get(f, "since")), json_integer_value(json_object_get(f, "fleet_size")),
+	       json_integer_value(json_object_get(f, "keys")), json_integer_value(json_object_get(f, "leases")),
+	       json_integer_value(json_object_get(f, "slots_granted")),
+	       json_integer_value(json_object_get(f, "slots_spent")),
+	       json_integer_value(json_object_get(f, "slots_expired")),
+	       json_integer_value(json_object_get(f, "redis_errors")));
+}
+
 static void print_status(json_t *r)
 {
 	json_t *s = json_object_get(r, "sluiced"), *k = json_object_get(r, "keys");
@@ -38,6 +57,7 @@ static void print_status(json_t *r)
 	       json_integer_value(json_object_get(c, "deferred")), json_integer_value(json_object_get(c, "bounced")),
 	       json_integer_value(json_object_get(c, "throttled")),
 	       json_integer_value(json_object_get(c, "connections")));
+	print_fleet(json_object_get(r, "fleet"));
 }
 
 int sl_ctl_cmd_status(int argc, char **argv)

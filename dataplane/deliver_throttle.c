@@ -18,7 +18,8 @@
  *                                the per-domain queue depth counters
  *
  * The throttle table is process-wide and lock-free; no call here talks
- * to sluice-ctld. Without a snapshot (sluice-ctld never reached) nothing
+ * to sluice-ctld or to Redis. Rules marked fleet spend slots leased by
+ * the fleet service thread (dataplane/fleet_redis.h). Without a snapshot (sluice-ctld never reached) nothing
  * is limited beyond the delivery section's own limits.
  *
  * NOTE: a scheduler destination is an MX site that several recipient
@@ -119,7 +120,8 @@ bool deliver_throttle_admit(struct deliver *d, struct sl_sched_dest *dest, size_
 	if (!policy || dest->ready_count == 0)
 		return true;
 	fill_dest(d, dest->ready.next->domain, dest->target_count ? dest->target[0].host : NULL, &td);
-	verdict = sl_throttle_check(&table, policy, &td, mono_ns(), &wait_ns, &res);
+	verdict = sl_throttle_check_fleet(&table, sl_fleet_current(), policy, &td, mono_ns(), &wait_ns,
+					  &res);
 	if (verdict == SL_ADMIT_GO) {
 		if ((res.limits.set & SL_LIMIT_RCPTS_PER_TXN) && res.limits.rcpts_per_txn > 0 &&
 		    res.limits.rcpts_per_txn < *max_rcpts)

@@ -28,6 +28,7 @@
 #include "ctl/config/config_sluiced.h"
 #include "crypto/simd/cpu.h"
 #include "dataplane/deliver.h"
+#include "dataplane/fleet_redis.h"
 #include "dataplane/alloc.h"
 #include "dataplane/conn.h"
 #include "dataplane/ctl_link.h"
@@ -171,11 +172,14 @@ int main(int argc, char **argv)
 	sl_simd_init();
 	rc = register_modules();
 	if (rc == 0)
+		rc = sl_fleet_service_start(cfg);
+	if (rc == 0)
 		rc = sl_workers_start(cfg);
 	if (rc < 0) {
 		sl_err("start failed: %s", strerror(-rc));
 		sl_workers_stop();
 		sl_workers_join();
+		sl_fleet_service_stop();
 		sl_logq_stop();
 		sl_config_free(cfg);
 		return 1;
@@ -188,6 +192,7 @@ int main(int argc, char **argv)
 	serve(c, &set);
 	sl_workers_stop();
 	rc = sl_workers_join();
+	sl_fleet_service_stop();
 	sl_sluiced_ctl_stop();
 	if (c->pid_file)
 		unlink(c->pid_file);

@@ -14,9 +14,9 @@ DATAPLANE_ALLOC_LIBS := -ljemalloc
 EXTRA_CFLAGS_dataplane_alloc := -DSL_WITH_JEMALLOC
 endif
 
-DATAPLANE_LIBS := sluice_deliver sluice_dataplane sluice_ctllink sluice_throttle sluice_queue \
+DATAPLANE_LIBS := sluice_fleet sluice_deliver sluice_dataplane sluice_ctllink sluice_throttle sluice_queue \
 	sluice_crypto sluice_config sluice_common
-DATAPLANE_LDLIBS := -lcares -luring -lisal -lfyaml -lssl -lcrypto -lpthread -ljansson -lrt
+DATAPLANE_LDLIBS := -lhiredis -lcares -luring -lisal -lfyaml -lssl -lcrypto -lpthread -ljansson -lrt
 
 $(eval $(call add_library,sluice_dataplane,$(DATAPLANE_SRCS)))
 $(eval $(call add_program,sluiced,dataplane/main.c,$(DATAPLANE_LIBS),$(DATAPLANE_LDLIBS) $(DATAPLANE_ALLOC_LIBS)))

@@ -16,6 +16,7 @@ extern const struct sl_config_section sl_config_section_ctl;
 extern const struct sl_config_section sl_config_section_metrics;
 extern const struct sl_config_section sl_config_section_keys;
 extern const struct sl_config_section sl_config_section_throttle;
+extern const struct sl_config_section sl_config_section_fleet;
 
 const struct sl_config_section *const sl_config_sections[] = {
 	&sl_config_section_sluiced,
@@ -27,5 +28,6 @@ const struct sl_config_section *const sl_config_sections[] = {
 	&sl_config_section_metrics,
 	&sl_config_section_keys,
 	&sl_config_section_throttle,
+	&sl_config_section_fleet,
 	NULL,
 };

@@ -20,6 +20,7 @@
 
 #include "common/log.h"
 #include "ctl/ctld/ctld.h"
+#include "dataplane/throttle/fleet.h"
 
 #define SLUICE_VERSION "0.1"
 
@@ -182,6 +183,22 @@ static json_t *counters_json(const struct sl_shm_totals *t)
 			 "ed25519-sha256", (json_int_t)t->signatures[SL_SHM_ALG_ED25519]);
 }
 
+static json_t *fleet_json(const struct sl_shm *shm)
+{
+	uint32_t state = atomic_load_explicit(&shm->fleet.state, memory_order_relaxed);
+
+	return json_pack("{s:s, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I}",
+			 "state", sl_fleet_state_name((enum sl_fleet_state)state),
+			 "since", (json_int_t)atomic_load(&shm->fleet.since),
+			 "fleet_size", (int)atomic_load(&shm->fleet.fleet_size),
+			 "keys", (int)atomic_load(&shm->fleet.keys),
+			 "leases", (json_int_t)atomic_load(&shm->fleet.leases),
+			 "slots_granted", (json_int_t)atomic_load(&shm->fleet.granted),
+			 "slots_spent", (json_int_t)atomic_load(&shm->fleet.spent),
+			 "slots_expired", (json_int_t)atomic_load(&shm->fleet.expired),
+			 "redis_errors", (json_int_t)atomic_load(&shm->fleet.errors));
+}
+
 static json_t *cmd_status(struct ctld *d, json_t *args)
 {
 	const struct sl_shm *shm = ctld_shm(d);
@@ -211,6 +228,7 @@ static json_t *cmd_status(struct ctld *d, json_t *args)
 		sl_shm_totals(shm, &t);
 		json_object_set_new(out, "counters", counters_json(&t));
 		json_object_set_new(out, "workers", json_integer(atomic_load(&shm->nworkers)));
+		json_object_set_new(out, "fleet", fleet_json(shm));
 	}
 	return ctld_ok(out);
 }

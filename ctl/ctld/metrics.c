@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "ctl/ctld/ctld.h"
+#include "dataplane/throttle/fleet.h"
 
 int ctld_metrics_listen(struct ctld *d, char *err, size_t errlen)
 {
@@ -142,6 +143,29 @@ static void destinations(struct text *t, const struct sl_shm *shm)
 	}
 }
 
+/* The fleet throttle link of sluiced: one state gauge per state, so a
+ * query can alert on sluice_fleet_state{state="fallback"} == 1. */
+static void fleet(struct text *t, const struct sl_shm *shm)
+{
+	uint32_t state = atomic_load_explicit(&shm->fleet.state, memory_order_relaxed);
+
+	put(t, "# HELP sluice_fleet_state 1 for the current state of the Redis link of fleet throttles.\n"
+	       "# TYPE sluice_fleet_state gauge\n");
+	for (uint32_t i = 0; i < SL_FLEET_STATES; i++)
+		put(t, "sluice_fleet_state{state=\"%s\"} %d\n", sl_fleet_state_name((enum sl_fleet_state)i),
+		    i == state);
+	counter(t, "sluice_fleet_leases_total", "Leases of fleet-wide message slots granted by Redis.",
+		atomic_load_explicit(&shm->fleet.leases, memory_order_relaxed));
+	counter(t, "sluice_fleet_slots_granted_total", "Message slots in the leases granted by Redis.",
+		atomic_load_explicit(&shm->fleet.granted, memory_order_relaxed));
+	counter(t, "sluice_fleet_slots_spent_total", "Leased message slots used by a delivery.",
+		atomic_load_explicit(&shm->fleet.spent, memory_order_relaxed));
+	counter(t, "sluice_fleet_slots_expired_total", "Leased message slots that lapsed unused or were dropped when Redis failed.",
+		atomic_load_explicit(&shm->fleet.expired, memory_order_relaxed));
+	counter(t, "sluice_fleet_redis_errors_total", "Failed Redis connects and calls of the fleet throttle.",
+		atomic_load_explicit(&shm->fleet.errors, memory_order_relaxed));
+}
+
 char *ctld_metrics_text(struct ctld *d)
 {
 	struct text t = { malloc(8192), 0, 8192 };
@@ -185,6 +209,7 @@ char *ctld_metrics_text(struct ctld *d)
 	put(&t, "sluice_spool_flush_seconds_sum %.6f\nsluice_spool_flush_seconds_count %llu\n",
 	    s.flush_sum_us / 1e6, (unsigned long long)s.flush_count);
 	destinations(&t, shm);
+	fleet(&t, shm);
 	return t.data;
 }
 

@@ -17,6 +17,8 @@
  *    thread or scheduler), published with a sequence lock: the writer
  *    makes seq odd, writes, makes it even; a reader retries while seq is
  *    odd or changed.
+ *  - struct sl_shm_fleet: written only by sluiced's fleet service thread
+ *    with relaxed atomic stores; each field is read on its own.
  * Counters only grow; gauges (open connections, queue depth) go up and
  * down.
  */
@@ -28,7 +30,7 @@
 #include <stdint.h>
 
 #define SL_SHM_MAGIC 0x314d454349554c53ULL	/* "SLUICEM1", little-endian */
-#define SL_SHM_VERSION 2
+#define SL_SHM_VERSION 3
 #define SL_SHM_WORKERS_MAX 64
 #define SL_SHM_DESTS_MAX 256
 #define SL_SHM_DEST_NAME_MAX 128
@@ -66,6 +68,19 @@ struct sl_shm_dest {
 	char reason[64];		/* backoff rule or "operator" */
 };
 
+/* The fleet throttle link (dataplane/fleet_redis.h). */
+struct sl_shm_fleet {
+	_Atomic uint32_t state;		/* enum sl_fleet_state: 0 off, 1 connecting, 2 leasing, 3 fallback */
+	_Atomic uint32_t fleet_size;	/* the fallback divisor */
+	_Atomic int64_t since;		/* seconds since the epoch of the last state change */
+	_Atomic uint64_t leases;	/* leases granted by Redis */
+	_Atomic uint64_t granted;	/* message slots in those leases */
+	_Atomic uint64_t spent;		/* leased slots used by a delivery */
+	_Atomic uint64_t expired;	/* leased slots that lapsed or were dropped */
+	_Atomic uint64_t errors;	/* failed Redis calls and connects */
+	_Atomic uint32_t keys;		/* fleet keys seen */
+};
+
 struct sl_shm {
 	uint64_t magic;
 	uint32_t version;
@@ -76,6 +91,7 @@ struct sl_shm {
 	_Atomic uint32_t ndests;
 	struct sl_shm_worker workers[SL_SHM_WORKERS_MAX];
 	struct sl_shm_dest dests[SL_SHM_DESTS_MAX];
+	struct sl_shm_fleet fleet;
 };
 
 /* Sums of all workers, as read by sl_shm_totals(). */

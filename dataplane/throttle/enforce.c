@@ -10,9 +10,59 @@
 
 #define YEAR_NS (365ULL * 86400 * SL_NS_PER_SEC)
 
+/* Admits one message under a fleet rate: backoff states first, then a
+ * leased slot and the local pace of the full rate, or in fallback the
+ * local share of the rate alone. */
+static enum sl_admit admit_fleet(struct sl_throttle_slot *slot, struct sl_fleet *fleet,
+				 const struct sl_resolved *res, uint64_t now_ns, uint64_t *wait_ns)
+{
+	struct sl_limits backoff_only = res->limits;
+	struct sl_fleet_entry *entry = NULL;
+	struct sl_gcra_params p;
+	enum sl_admit verdict;
+	uint64_t wait = 0;
+
+	backoff_only.set &= ~SL_LIMIT_RATE;
+	verdict = sl_throttle_admit(slot, &backoff_only, now_ns, wait_ns);
+	if (verdict != SL_ADMIT_GO)
+		return verdict;
+	switch (sl_fleet_take(fleet, res->fleet_key, &res->limits.rate, now_ns, &wait, &entry)) {
+	case SL_FLEET_GO:
+		p = sl_gcra_params(res->limits.rate.count, res->limits.rate.period_s,
+				   res->limits.rate.burst);
+		break;
+	case SL_FLEET_WAIT:
+		*wait_ns = wait;
+		atomic_fetch_add_explicit(&slot->throttled, 1, memory_order_relaxed);
+		return SL_ADMIT_RATE;
+	case SL_FLEET_LOCAL:
+	default:
+		p = sl_fleet_fallback_params(&res->limits.rate, fleet->cfg.fleet_size);
+		break;
+	}
+	if (sl_gcra_take(&slot->rate, &p, now_ns, &wait) != 0) {
+		/* The leased slot stays with this appliance for the next try. */
+		if (entry)
+			sl_fleet_give_back(entry);
+		*wait_ns = wait;
+		atomic_fetch_add_explicit(&slot->throttled, 1, memory_order_relaxed);
+		return SL_ADMIT_RATE;
+	}
+	*wait_ns = 0;
+	return SL_ADMIT_GO;
+}
+
 enum sl_admit sl_throttle_check(struct sl_throttle_table *table, const struct sl_policy *policy,
 				const struct sl_throttle_dest *dest, uint64_t now_ns,
 				uint64_t *wait_ns, struct sl_resolved *resolved)
+{
+	return sl_throttle_check_fleet(table, NULL, policy, dest, now_ns, wait_ns, resolved);
+}
+
+enum sl_admit sl_throttle_check_fleet(struct sl_throttle_table *table, struct sl_fleet *fleet,
+				      const struct sl_policy *policy,
+				      const struct sl_throttle_dest *dest, uint64_t now_ns,
+				      uint64_t *wait_ns, struct sl_resolved *resolved)
 {
 	struct sl_resolved local;
 	struct sl_resolved *res = resolved ? resolved : &local;
@@ -52,6 +102,8 @@ enum sl_admit sl_throttle_check(struct sl_throttle_table *table, const struct sl
 		*wait_ns = 0;
 		return SL_ADMIT_GO;
 	}
+	if (fleet && res->fleet_key[0] && (res->limits.set & SL_LIMIT_RATE))
+		return admit_fleet(slot, fleet, res, now_ns, wait_ns);
 	return sl_throttle_admit(slot, &res->limits, now_ns, wait_ns);
 }
 

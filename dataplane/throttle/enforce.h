@@ -22,6 +22,7 @@
 
 #include <stdint.h>
 
+#include "dataplane/throttle/fleet.h"
 #include "dataplane/throttle/policy.h"
 #include "dataplane/throttle/state.h"
 
@@ -37,6 +38,18 @@ struct sl_throttle_dest {
 enum sl_admit sl_throttle_check(struct sl_throttle_table *table, const struct sl_policy *policy,
 				const struct sl_throttle_dest *dest, uint64_t now_ns,
 				uint64_t *wait_ns, struct sl_resolved *resolved);
+
+/*
+ * sl_throttle_check() with fleet-wide rates: when the rule that sets the
+ * rate is marked fleet, a message also needs a slot leased from FLEET
+ * (fleet.h), or, while FLEET is not leasing, it goes at the local share
+ * of the rate. With FLEET NULL, fleet rules are enforced locally at
+ * their full rate, as for an appliance that is its own fleet.
+ */
+enum sl_admit sl_throttle_check_fleet(struct sl_throttle_table *table, struct sl_fleet *fleet,
+				      const struct sl_policy *policy,
+				      const struct sl_throttle_dest *dest, uint64_t now_ns,
+				      uint64_t *wait_ns, struct sl_resolved *resolved);
 
 enum sl_reply_effect {
 	SL_REPLY_NONE = 0,	/* no backoff rule matched, or a success */

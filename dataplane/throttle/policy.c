@@ -22,7 +22,7 @@ static const char *const kind_names[] = {
 static const char *const rule_fields[] = {
 	"name", "default", "provider", "mx", "domain", "domains", "source",
 	"connections", "messages_per_connection", "recipients_per_transaction",
-	"rate", "burst", "retry", "max_age", "backoff", NULL,
+	"rate", "burst", "retry", "max_age", "backoff", "fleet", NULL,
 };
 
 static const char *const backoff_fields[] = {
@@ -33,7 +33,7 @@ static const char *const backoff_fields[] = {
 #define ALLOWED_RULE_FIELDS                                                   \
 	"name, default, provider, mx, domain, domains, source, connections, " \
 	"messages_per_connection, recipients_per_transaction, rate, burst, "  \
-	"retry, max_age, backoff"
+	"retry, max_age, backoff, fleet"
 #define ALLOWED_BACKOFF_FIELDS \
 	"name, code, enhanced, pattern, action, duration, rate, end_on_success"
 
@@ -415,6 +415,13 @@ static int parse_rule(json_t *obj, size_t index, struct sl_policy_rule *r,
 		return rc;
 	if ((rc = parse_limits(obj, where, &r->limits, err, errlen)))
 		return rc;
+	if ((v = json_object_get(obj, "fleet"))) {
+		if (!json_is_boolean(v))
+			return fail(err, errlen, "%s.fleet: invalid value: allowed values are true, false", where);
+		r->fleet = json_is_true(v);
+		if (r->fleet && !(r->limits.set & SL_LIMIT_RATE))
+			return fail(err, errlen, "%s.fleet: only allowed together with rate", where);
+	}
 	if (!(v = json_object_get(obj, "backoff")))
 		return 0;
 	if (!json_is_array(v))
@@ -594,7 +601,7 @@ void sl_policy_resolve(const struct sl_policy *policy, const char *domain,
 		       const char *mx, const char *source,
 		       struct sl_resolved *out)
 {
-	const struct sl_policy_rule *keyed = NULL;
+	const struct sl_policy_rule *keyed = NULL, *rated = NULL;
 	size_t i, j;
 
 	memset(out, 0, sizeof(*out));
@@ -613,7 +620,11 @@ void sl_policy_resolve(const struct sl_policy *policy, const char *domain,
 		merge_limits(&out->limits, &out->rules[i]->limits);
 		if (out->rules[i]->limits.set & (SL_LIMIT_RATE | SL_LIMIT_CONNECTIONS))
 			keyed = out->rules[i];
+		if (out->rules[i]->limits.set & SL_LIMIT_RATE)
+			rated = out->rules[i];
 	}
+	if (rated && rated->fleet)
+		sl_policy_rule_key(rated, domain, mx, out->fleet_key, sizeof(out->fleet_key));
 	if (keyed)
 		sl_policy_rule_key(keyed, domain, mx, out->rate_key, sizeof(out->rate_key));
 	else
@@ -707,6 +718,9 @@ json_t *sl_resolved_to_json(const struct sl_resolved *res)
 	if (l->set & SL_LIMIT_RATE) {
 		json_object_set_new(o, "rate", rate_to_json(&l->rate));
 		json_object_set_new(o, "burst", json_integer(l->rate.burst));
+		json_object_set_new(o, "fleet", json_boolean(res->fleet_key[0] != '\0'));
+		if (res->fleet_key[0])
+			json_object_set_new(o, "fleet_key", json_string(res->fleet_key));
 	}
 	if (l->set & SL_LIMIT_RETRY) {
 		json_t *retry = json_array();

@@ -14,7 +14,9 @@
  * (default, provider, mx, domain; at each level the rule without a source
  * before the rule with one), so a field set by a more specific rule wins.
  * Backoff rules are collected the other way round, most specific first,
- * and the first one whose reply pattern matches is used.
+ * and the first one whose reply pattern matches is used. A rule with
+ * "fleet: true" makes its rate hold for all appliances together (see
+ * fleet.h); the resolved policy then names that rule's key in fleet_key.
  *
  * Rules are read from a JSON tree (jansson) by sl_policy_from_json(); the
  * YAML configuration is converted to JSON before that, and sluice-ctld
@@ -103,6 +105,7 @@ struct sl_policy_rule {
 	struct sl_limits limits;
 	struct sl_backoff_rule *backoff;
 	size_t nbackoff;
+	bool fleet;		/* the rate holds for the whole fleet (Redis) */
 };
 
 struct sl_policy {
@@ -119,6 +122,9 @@ struct sl_resolved {
 	/* Limiter key of the rule that set the rate and connection limits,
 	 * for example "provider:gmail" or "domain:example.com|192.0.2.1". */
 	char rate_key[SL_POLICY_NAME_MAX + SL_POLICY_HOST_MAX + 72];
+	/* Key of the fleet-wide rate when the rule that set the rate is
+	 * marked fleet; empty otherwise. */
+	char fleet_key[SL_POLICY_NAME_MAX + SL_POLICY_HOST_MAX + 72];
 };
 
 struct sl_policy *sl_policy_from_json(json_t *root, char *err, size_t errlen);
