@@ -374,7 +374,7 @@ static bool serve_keys(struct fleet_service *s, uint64_t now)
 		if (!atomic_load_explicit(&e->ready, memory_order_acquire))
 			continue;
 		sl_fleet_expire(e, now);
-		if (atomic_load_explicit(&e->wanted_ns, memory_order_relaxed) + s->fleet.cfg.lease_ns >= now)
+		if (atomic_load_explicit(&e->requested_ns, memory_order_relaxed) + s->fleet.cfg.lease_ns >= now)
 			busy = true;
 		rc = refill(s, e, now);
 		if (rc < 0)
@@ -453,8 +453,8 @@ int sl_fleet_service_start(const struct sl_config *cfg)
 		sl_err("fleet: setting up the fleet throttle for Redis %s failed: %s", c->redis, strerror(-rc));
 		return rc;
 	}
-	/* Workers see the fleet before the first lease: they use the local
-	 * share of fleet rates until Redis answers. */
+	/* Workers get the fleet before the first lease, so they apply the
+	 * local share of fleet rates until the first Redis reply. */
 	sl_fleet_set_current(&service.fleet);
 	rc = pthread_create(&service.thread, NULL, service_main, &service);
 	if (rc != 0) {
@@ -480,7 +480,7 @@ void sl_fleet_service_stop(void)
 		sl_warn("fleet: waking the service thread failed: %s", strerror(errno));
 	pthread_join(service.thread, NULL);
 	service.running = false;
-	/* Workers have stopped, so nobody reads the table any more. */
+	/* The workers have stopped, so no thread reads the table any more. */
 	sl_fleet_set_current(NULL);
 	disconnect(&service);
 	close(service.fleet.wake_fd);

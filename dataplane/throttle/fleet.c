@@ -4,8 +4,8 @@
  *
  * Memory ordering: slot counts and counters guard no other memory, so
  * they use relaxed atomics like gcra.c. The link state is published with
- * release ordering after the leases are dropped, so a worker that sees
- * "fallback" never spends a lease from before the failure afterwards.
+ * release ordering after the leases are dropped, so a worker that loads
+ * "fallback" finds no lease from before the failure.
  */
 #include "dataplane/throttle/fleet.h"
 
@@ -127,8 +127,8 @@ static void request_lease(struct sl_fleet *fleet)
 
 	if (atomic_exchange_explicit(&fleet->wake, 1, memory_order_relaxed))
 		return;
-	/* A non-blocking eventfd: the write never waits, and a full
-	 * counter (never reached here) only means the thread is awake. */
+	/* The eventfd is non-blocking, so the write never waits. It fails
+	 * only when the counter is full, and then the thread is awake. */
 	if (fleet->wake_fd >= 0 && write(fleet->wake_fd, &one, sizeof(one)) < 0)
 		return;
 }
@@ -189,7 +189,7 @@ enum sl_fleet_take sl_fleet_take(struct sl_fleet *fleet, const char *key,
 	if (!e)
 		return SL_FLEET_LOCAL;
 	note_rate(e, rate);
-	atomic_store_explicit(&e->wanted_ns, now_ns, memory_order_relaxed);
+	atomic_store_explicit(&e->requested_ns, now_ns, memory_order_relaxed);
 	if (atomic_load_explicit(&fleet->state, memory_order_acquire) != SL_FLEET_LEASING)
 		return SL_FLEET_LOCAL;
 
@@ -229,13 +229,14 @@ uint32_t sl_fleet_want(struct sl_fleet *fleet, struct sl_fleet_entry *e,
 		.period_s = atomic_load_explicit(&e->period_s, memory_order_relaxed),
 		.burst = atomic_load_explicit(&e->burst, memory_order_relaxed),
 	};
-	uint64_t wanted = atomic_load_explicit(&e->wanted_ns, memory_order_relaxed);
+	uint64_t wanted = atomic_load_explicit(&e->requested_ns, memory_order_relaxed);
 	int64_t left = atomic_load_explicit(&e->slots, memory_order_relaxed);
 	uint32_t full, want;
 
 	if (rate.count == 0 || !atomic_load_explicit(&e->ready, memory_order_acquire))
 		return 0;
-	/* Idle keys get no lease: nobody asked within a lease time. */
+	/* An idle key gets no lease: no worker requested a slot within the
+	 * last lease time. */
 	if (wanted + fleet->cfg.lease_ns < now_ns)
 		return 0;
 	if (now_ns < e->next_request_ns)

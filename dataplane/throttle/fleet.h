@@ -3,8 +3,8 @@
  * leases.
  *
  * A rule marked "fleet" limits the sum of all appliances that share one
- * Redis. Workers never talk to Redis: a service thread asks Redis for a
- * lease of up to N message slots at a time (one script call, GCRA over
+ * Redis. Workers never call Redis: a service thread requests a lease of
+ * up to N message slots from Redis at a time (one script call, GCRA over
  * Redis TIME) and adds it to the key's entry here; workers take slots
  * from the entry with a compare-and-swap, exactly like the local GCRA.
  * When a key's leased slots run low, the taking worker sets a wake flag
@@ -89,7 +89,7 @@ struct sl_fleet_entry {
 	_Atomic uint32_t count, period_s, burst;
 	_Atomic int64_t slots;		/* leased slots left */
 	_Atomic uint64_t expires_ns;	/* when the left slots lapse */
-	_Atomic uint64_t wanted_ns;	/* last time a worker asked for a slot */
+	_Atomic uint64_t requested_ns;	/* last time a worker requested a slot */
 	uint64_t next_request_ns;	/* service thread: no request before */
 	_Atomic uint64_t leases, granted, spent, expired;
 } __attribute__((aligned(64)));
@@ -145,7 +145,7 @@ uint32_t sl_fleet_lease_slots(const struct sl_fleet_config *cfg, const struct sl
 /*
  * Service thread: the number of slots to request for ENTRY now (0:
  * none), and in *min_grant the fewest worth a grant. A request is due
- * when a worker asked for a slot within the last lease_ns and at most
+ * when a worker requested a slot within the last lease_ns and at most
  * half a lease is left.
  */
 uint32_t sl_fleet_want(struct sl_fleet *fleet, struct sl_fleet_entry *entry,

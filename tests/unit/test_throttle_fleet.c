@@ -84,7 +84,7 @@ static void take_spends_granted_slots(void **state)
 	int i;
 
 	make_leasing(f);
-	/* No slots yet: the worker waits and asks for a lease. */
+	/* No slots yet: the worker waits and requests a lease. */
 	assert_int_equal(sl_fleet_take(f, "domain:b.test", &ten_per_second, T0, &wait, &taken),
 			 SL_FLEET_WAIT);
 	assert_int_equal(wait, 20 * MS);
@@ -284,8 +284,8 @@ static struct sl_policy *load_policy(const char *json)
 	return p;
 }
 
-/* Sends COUNT messages with a scheduler that waits as told; the service
- * thread is simulated by granting GRANT slots whenever a lease is due.
+/* Sends COUNT messages with a scheduler that waits the returned time. The
+ * service thread is simulated by granting GRANT slots whenever a lease is due.
  * Returns the simulated time from the first message to the last. */
 static uint64_t run_campaign(struct sl_throttle_table *table, struct sl_fleet *f,
 			     const struct sl_policy *policy, const char *domain, int count,
