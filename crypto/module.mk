@@ -2,7 +2,8 @@
 # (library sluice_crypto). SIMD kernels live in crypto/simd/ with their
 # own module.mk.
 CRYPTO_SRCS := crypto/err.c crypto/canon.c crypto/b64.c crypto/message.c \
-	crypto/body.c crypto/key.c crypto/sign.c crypto/sign_batch.c crypto/verify.c \
+	crypto/body.c crypto/key.c crypto/sign.c crypto/sign_batch.c \
+	crypto/sign_hlist.c crypto/verify.c \
 	crypto/ed25519.c crypto/ed25519_fe.c crypto/ed25519_ge.c crypto/ed25519_sc.c
 $(eval $(call add_library,sluice_crypto,$(CRYPTO_SRCS)))
 

@@ -14,18 +14,18 @@
  *      and go to the job's out.
  *
  * The output and each job's rc and error message equal what sl_dkim_sign()
- * gives for that job alone, checked in tests/unit/test_sign_batch.c. A job
- * that fails (bad signer, no From, field too long, signing failure) gets
- * its own rc and err and an empty out, and the other jobs go on.
+ * gives for that job alone, checked in tests/unit/test_sign_batch.c. The
+ * exceptions are allocation failures, which this file reports in its own
+ * words, and signing failures, whose rc is that of the key's first failed
+ * digest. A job that fails (bad signer, no From, field too long, signing
+ * failure) gets its own rc and err and an empty out, and the other jobs
+ * go on.
  *
- * h= lists: each signer's list is parsed once per batch into a table of
- * names (struct hplan). Per job, each header field is looked up in that
- * table by a hash of its lowercase name, and the fields that each list
- * entry selects (bottom-up, as sl_dkim_sign takes them) come from that one
- * pass. sl_dkim_sign instead walks the list text per message and scans the
- * fields once per name. Signers of one job with the same header
- * canonicalization and h= value canonicalize the selected fields once, and
- * the others copy those bytes.
+ * h= lists are parsed once and kept while the signers' lists stay the
+ * same, and each message's fields are selected in one pass
+ * (crypto/sign_hlist.h). Signers of one job with the
+ * same header canonicalization and h= value canonicalize the selected
+ * fields once, and the others copy those bytes.
  *
  * Memory: each thread keeps one struct batch_scratch, which grows to the
  * largest batch, header block and h= list seen and is reused, so
@@ -35,42 +35,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "crypto/internal.h"
+#include "crypto/sign_hlist.h"
 #include "crypto/simd/sha256_mb.h"
 
 #define NO_SLOT SIZE_MAX
-#define NO_NAME UINT32_MAX
-
-/*
- * Maximum entries in one h= plan. An explicit list has one h= name per entry,
- * so by this many entries its h= value is over SL_SIGN_HLIST_MAX bytes
- * and the list walk fails before it needs another one.
- */
-#define PLAN_MAX (SL_SIGN_HLIST_MAX / 2)
-
-/* One entry of a signer's h= list, trimmed as sl_sign_resolve_hlist trims it. */
-struct hname {
-	const char *p;         /* in the signer's list */
-	size_t len;
-	uint32_t hash;         /* name_hash of the name */
-	uint32_t first;        /* plan index of the first entry with this name */
-	uint8_t oversign;      /* default list: listed once more than it occurs */
-};
-
-/* A signer's h= list, parsed for one batch. Indices are into b->names. */
-struct hplan {
-	size_t start;          /* first entry in b->names */
-	size_t n;              /* entries */
-	size_t table;          /* first slot in b->table */
-	uint32_t mask;         /* table slots - 1 (a power of two minus one) */
-	int listed;            /* the signer gave the list (else the default) */
-	int has_from;
-	uint32_t from_entry;   /* plan index of the first From entry */
-	int bad_rc;            /* error after the n entries, or 0 */
-	struct sl_dkim_err bad_err;
-};
 
 /* One (job, signer) pair. Offsets are into the arena's memory. */
 struct batch_item {
@@ -90,23 +60,7 @@ struct batch_scratch {
 	char hv[SL_SIGN_MAX_SIGNERS][SL_SIGN_HLIST_MAX];
 	char field[SL_SIGN_FIELD_MAX];
 
-	/* h= plans of this batch: entries and name hash tables. */
-	struct hplan plans[SL_SIGN_MAX_SIGNERS];
-	struct hname *names;
-	size_t nnames, names_cap;
-	uint32_t *table;       /* plan index per slot, or NO_NAME */
-	size_t ntable, table_cap;
-	uint32_t *count;       /* per plan entry: fields with its name */
-	uint32_t *begin;       /* per plan entry: its first field in order */
-	uint32_t *selected;    /* per plan entry: fields selected so far */
-	size_t entry_cap;
-
-	/* Per job: arrays of field_cap entries. */
-	uint32_t *fhash;       /* name_hash of each field's name */
-	uint32_t *fname;       /* plan index of each field's name, or NO_NAME */
-	uint32_t *order;       /* fields grouped by name, bottom-up */
-	uint32_t *sel;         /* fields selected by one signer, in h= order */
-	size_t field_cap;
+	struct sl_hselect hsel;
 
 	/* Arrays of cap entries: items has one per (job, signer), the others one per slot. */
 	size_t cap;
@@ -160,48 +114,6 @@ static int scratch_reserve(struct batch_scratch *b, size_t n)
 	return 0;
 }
 
-/* Grow a uint32_t array to n entries. Returns 0 or -ENOMEM. */
-static int grow_u32(uint32_t **array, size_t n)
-{
-	uint32_t *p = realloc(*array, n * sizeof(*p));
-
-	if (!p)
-		return -ENOMEM;
-	*array = p;
-	return 0;
-}
-
-/* Make room for n entries in the per-entry arrays and the names. */
-static int entries_reserve(struct batch_scratch *b, size_t n)
-{
-	if (n > b->names_cap) {
-		struct hname *p = realloc(b->names, n * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		b->names = p;
-		b->names_cap = n;
-	}
-	if (n <= b->entry_cap)
-		return 0;
-	if (grow_u32(&b->count, n) < 0 || grow_u32(&b->begin, n) < 0 ||
-	    grow_u32(&b->selected, n) < 0)
-		return -ENOMEM;
-	b->entry_cap = n;
-	return 0;
-}
-
-static int fields_reserve(struct batch_scratch *b, size_t n)
-{
-	if (n <= b->field_cap)
-		return 0;
-	if (grow_u32(&b->fhash, n) < 0 || grow_u32(&b->fname, n) < 0 ||
-	    grow_u32(&b->order, n) < 0 || grow_u32(&b->sel, n) < 0)
-		return -ENOMEM;
-	b->field_cap = n;
-	return 0;
-}
-
 /* Empty the arena but keep its memory. */
 static void arena_reset(struct sl_sink *a, size_t len)
 {
@@ -237,207 +149,13 @@ static int arena_copy(struct sl_sink *a, size_t off, size_t len)
 	return 0;
 }
 
-/* FNV-1a of a header name with ASCII letters in lowercase. */
-static uint32_t name_hash(const void *name, size_t len)
-{
-	const uint8_t *p = name;
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
-
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c - 'A' + 'a');
-		h = (h ^ c) * 16777619u;
-	}
-	return h;
-}
-
-/* ---- h= plans, once per batch ---- */
-
-/* Plan index of the first entry named like f, or NO_NAME. */
-static uint32_t plan_lookup(const struct batch_scratch *b, const struct hplan *pl,
-			    const struct sl_hfield *f, uint32_t hash)
-{
-	const struct hname *names = &b->names[pl->start];
-
-	for (uint32_t i = hash & pl->mask;; i = (i + 1) & pl->mask) {
-		uint32_t e = b->table[pl->table + i];
-
-		if (e == NO_NAME)
-			return NO_NAME;
-		if (names[e].hash == hash && sl_hname_eq(f, names[e].p, names[e].len))
-			return e;
-	}
-}
-
-/* Fill the plan's hash table with its distinct names. */
-static int plan_index(struct batch_scratch *b, struct hplan *pl)
-{
-	const struct hname *names = &b->names[pl->start];
-	size_t slots = 16;
-
-	while (slots < 2 * pl->n)
-		slots *= 2;
-	if (b->ntable + slots > b->table_cap) {
-		if (grow_u32(&b->table, b->ntable + slots) < 0)
-			return -ENOMEM;
-		b->table_cap = b->ntable + slots;
-	}
-	pl->table = b->ntable;
-	pl->mask = (uint32_t)(slots - 1);
-	b->ntable += slots;
-	memset(&b->table[pl->table], 0xff, slots * sizeof(*b->table));
-	for (uint32_t e = 0; e < pl->n; e++) {
-		uint32_t i = names[e].hash & pl->mask;
-
-		if (names[e].first != e)
-			continue;
-		while (b->table[pl->table + i] != NO_NAME)
-			i = (i + 1) & pl->mask;
-		b->table[pl->table + i] = e;
-	}
-	return 0;
-}
-
-/* Add one trimmed, valid name to the plan. */
-static int plan_add(struct batch_scratch *b, struct hplan *pl, const char *p, size_t n)
-{
-	struct hname *e;
-
-	if (entries_reserve(b, b->nnames + 1) < 0)
-		return -ENOMEM;
-	e = &b->names[b->nnames++];
-	e->p = p;
-	e->len = n;
-	e->hash = name_hash(p, n);
-	e->oversign = !pl->listed && sl_sign_name_in_list(SL_DKIM_OVERSIGN_HEADERS, p, n);
-	e->first = (uint32_t)pl->n;
-	for (size_t k = 0; k < pl->n; k++) {
-		const struct hname *o = &b->names[pl->start + k];
-
-		if (o->first == k && o->hash == e->hash && o->len == n &&
-		    strncasecmp(o->p, p, n) == 0) {
-			e->first = (uint32_t)k;
-			break;
-		}
-	}
-	if (n == 4 && strncasecmp(p, "from", 4) == 0 && !pl->has_from) {
-		pl->has_from = 1;
-		pl->from_entry = e->first;
-	}
-	pl->n++;
-	return 0;
-}
-
-/*
- * Parse signer s's h= list with the splitting and trimming of
- * sl_sign_resolve_hlist. An invalid name ends the plan and becomes its
- * bad_rc, raised per job when the walk reaches it. Returns 0 or -ENOMEM.
- */
-static int plan_signer(struct batch_scratch *b, const struct sl_dkim_signer *s,
-		       struct hplan *pl)
-{
-	const char *p = s->headers ? s->headers : SL_DKIM_DEFAULT_HEADERS;
-
-	memset(pl, 0, sizeof(*pl));
-	pl->start = b->nnames;
-	pl->listed = s->headers != NULL;
-	while (*p) {
-		const char *c = strchr(p, ':');
-		size_t n = c ? (size_t)(c - p) : strlen(p);
-
-		while (n > 0 && (*p == ' ' || *p == '\t')) {
-			p++;
-			n--;
-		}
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (!sl_sign_valid_hname(p, n)) {
-			pl->bad_rc = sl_crypto_fail(&pl->bad_err, -EINVAL,
-						    "invalid header name \"%.*s\" in h= list",
-						    (int)(n > 60 ? 60 : n), p);
-			break;
-		}
-		if (pl->n == PLAN_MAX) {
-			pl->bad_rc = sl_crypto_fail(&pl->bad_err, -E2BIG,
-						    "h= list is over %d characters", SL_SIGN_HLIST_MAX);
-			break;
-		}
-		if (plan_add(b, pl, p, n) < 0)
-			return -ENOMEM;
-		p = c ? c + 1 : p + strlen(p);
-	}
-	return plan_index(b, pl);
-}
-
 /* ---- phase 1 ---- */
 
-/*
- * Resolve the h= value of the signer with plan pl into hv and its
- * selected fields, in h= order, into b->sel. Gives the results and errors
- * of sl_sign_resolve_hlist, in its order. Returns 0 or a negative errno.
- */
-static int resolve_signer(struct batch_scratch *b, const struct hplan *pl, char *hv,
-			  size_t *nsel, struct sl_dkim_err *err)
-{
-	const struct hname *names = &b->names[pl->start];
-	const struct sl_hlist *h = &b->h;
-	uint32_t next = 0;
-	size_t used = 0;
-
-	/* Group the fields by plan name, each group bottom-up. */
-	memset(b->count, 0, pl->n * sizeof(*b->count));
-	for (size_t i = 0; i < h->n; i++) {
-		b->fname[i] = plan_lookup(b, pl, &h->f[i], b->fhash[i]);
-		if (b->fname[i] != NO_NAME)
-			b->count[b->fname[i]]++;
-	}
-	for (size_t e = 0; e < pl->n; e++) {
-		b->begin[e] = next;
-		b->selected[e] = 0;
-		next += b->count[e];
-	}
-	for (size_t i = h->n; i-- > 0;) {
-		uint32_t e = b->fname[i];
-
-		if (e != NO_NAME)
-			b->order[b->begin[e] + b->selected[e]++] = (uint32_t)i;
-	}
-	memset(b->selected, 0, pl->n * sizeof(*b->selected));
-
-	/* The list walk: each name k times, taking the next field up. */
-	*nsel = 0;
-	hv[0] = '\0';
-	for (size_t e = 0; e < pl->n; e++) {
-		const struct hname *x = &names[e];
-		uint32_t d = x->first;
-		size_t k = pl->listed ? 1 : b->count[d] + x->oversign;
-
-		for (size_t r = 0; r < k; r++) {
-			if (sl_sign_hv_append(hv, &used, x->p, x->len) < 0)
-				return sl_crypto_fail(err, -E2BIG, "h= list is over %d characters",
-						      SL_SIGN_HLIST_MAX);
-			if (b->selected[d] < b->count[d])
-				b->sel[(*nsel)++] = b->order[b->begin[d] + b->selected[d]++];
-		}
-	}
-	if (pl->bad_rc) {
-		*err = pl->bad_err;
-		return pl->bad_rc;
-	}
-	if (!pl->has_from)
-		return sl_crypto_fail(err, -EINVAL, "h= list must include From");
-	if (b->count[pl->from_entry] == 0)
-		return sl_crypto_fail(err, -EINVAL, "message has no From header field");
-	return 0;
-}
-
-/* Canonicalize the fields in b->sel[0..nsel) into the arena. */
+/* Canonicalize the fields in b->hsel.sel[0..nsel) into the arena. */
 static void canon_selected(struct batch_scratch *b, size_t nsel, enum sl_dkim_canon canon)
 {
 	for (size_t i = 0; i < nsel; i++) {
-		const struct sl_hfield *f = &b->h.f[b->sel[i]];
+		const struct sl_hfield *f = &b->h.f[b->hsel.sel[i]];
 
 		if (canon == SL_DKIM_RELAXED)
 			sl_canon_header_relaxed(&b->arena, f->p, f->len, 1);
@@ -449,7 +167,8 @@ static void canon_selected(struct batch_scratch *b, size_t nsel, enum sl_dkim_ca
 /*
  * Build signer s's field and canonical buffer. The selected fields come
  * from item same (an earlier signer of this job with the same header
- * canonicalization and h= value) when it is not NULL, else from b->sel.
+ * canonicalization and h= value) when it is not NULL, else from
+ * b->hsel.sel.
  * Returns 0 with it->rc telling whether the field fit, or -ENOMEM when the
  * arena could not grow (the arena is then back at its length on entry).
  */
@@ -519,10 +238,8 @@ static int prepare_job(struct batch_scratch *b, const struct sl_dkim_signer *sig
 	rc = sl_hlist_parse(&b->h, j->headers, j->hlen, &j->err);
 	if (rc)
 		return rc;
-	if (fields_reserve(b, b->h.n) < 0)
+	if (sl_hselect_message(&b->hsel, &b->h) < 0)
 		return sl_crypto_fail(&j->err, -ENOMEM, "out of memory for the header field list");
-	for (size_t i = 0; i < b->h.n; i++)
-		b->fhash[i] = name_hash(b->h.f[i].p, b->h.f[i].name_len);
 
 	/*
 	 * Signer by signer: check, resolve and prepare at once. A later
@@ -534,7 +251,7 @@ static int prepare_job(struct batch_scratch *b, const struct sl_dkim_signer *sig
 
 		rc = sl_sign_check_signer(&signers[i], j->bh, &j->err);
 		if (rc == 0)
-			rc = resolve_signer(b, &b->plans[i], b->hv[i], &nsel, &j->err);
+			rc = sl_hselect_resolve(&b->hsel, i, b->hv[i], &nsel, &j->err);
 		if (rc)
 			return rc;
 		same = same_prefix(b, signers, items, i);
@@ -543,23 +260,6 @@ static int prepare_job(struct batch_scratch *b, const struct sl_dkim_signer *sig
 					      "out of memory for canonical header fields");
 	}
 	return 0;
-}
-
-/* Plan every signer's h= list. Returns 0 or -ENOMEM. */
-static int plan_batch(struct batch_scratch *b, const struct sl_dkim_signer *signers,
-		      size_t nsigners)
-{
-	size_t max_entries = 0;
-
-	b->nnames = 0;
-	b->ntable = 0;
-	for (size_t i = 0; i < nsigners; i++) {
-		if (plan_signer(b, &signers[i], &b->plans[i]) < 0)
-			return -ENOMEM;
-		if (b->plans[i].n > max_entries)
-			max_entries = b->plans[i].n;
-	}
-	return entries_reserve(b, max_entries);
 }
 
 /* ---- phases 2 and 3 ---- */
@@ -694,7 +394,7 @@ int sl_dkim_sign_batch(const struct sl_dkim_signer *signers, size_t nsigners,
 	if (!b || njobs > SIZE_MAX / SL_SIGN_MAX_SIGNERS || scratch_reserve(b, njobs * nsigners) < 0)
 		return fail_all(jobs, njobs, -ENOMEM, "out of memory for the signing batch");
 
-	if (plan_batch(b, signers, nsigners) < 0)
+	if (sl_hselect_plan(&b->hsel, signers, nsigners) < 0)
 		return fail_all(jobs, njobs, -ENOMEM, "out of memory for the signers' h= lists");
 
 	sl_simd_init();
@@ -726,15 +426,7 @@ void sl_sign_batch_thread_cleanup(void)
 		return;
 	sl_hlist_free(&b->h);
 	sl_sink_free(&b->arena);
-	free(b->names);
-	free(b->table);
-	free(b->count);
-	free(b->begin);
-	free(b->selected);
-	free(b->fhash);
-	free(b->fname);
-	free(b->order);
-	free(b->sel);
+	sl_hselect_free(&b->hsel);
 	free(b->items);
 	free(b->sha);
 	free(b->digests);

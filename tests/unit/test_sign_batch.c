@@ -418,6 +418,69 @@ static void batch_equals_single_every_path(void **state)
 	sl_simd_force(before);
 }
 
+/* Sign msgs[0..n) with signers in one batch and compare with sl_dkim_sign. */
+static void check_against_single(const struct sl_dkim_signer *signers, size_t nsigners, size_t n)
+{
+	struct sl_dkim_job jobs[16];
+	struct sl_dkim_out outs[16], want = { 0 };
+	struct sl_dkim_err err;
+
+	assert_true(n <= 16);
+	memset(outs, 0, sizeof(outs));
+	for (size_t k = 0; k < n; k++) {
+		memset(&jobs[k], 0, sizeof(jobs[k]));
+		jobs[k].headers = msgs[k].headers;
+		jobs[k].hlen = msgs[k].hlen;
+		jobs[k].bh = &msgs[k].bh;
+		jobs[k].out = &outs[k];
+	}
+	sl_dkim_sign_batch(signers, nsigners, jobs, n, NOW);
+	for (size_t k = 0; k < n; k++) {
+		int rc = sl_dkim_sign(signers, nsigners, msgs[k].headers, msgs[k].hlen, &msgs[k].bh,
+				      NOW, &want, &err);
+
+		assert_int_equal(jobs[k].rc, rc);
+		if (rc) {
+			assert_string_equal(jobs[k].err.msg, err.msg);
+			continue;
+		}
+		assert_int_equal(outs[k].len, want.len);
+		assert_memory_equal(outs[k].data, want.data, want.len);
+	}
+	for (size_t k = 0; k < n; k++)
+		sl_dkim_out_free(&outs[k]);
+	sl_dkim_out_free(&want);
+}
+
+/*
+ * The batch keeps its parsed h= lists between calls: a list that changes
+ * (default to explicit, another string, the same string edited in place)
+ * must be parsed again.
+ */
+static void hlist_change_between_batches(void **state)
+{
+	char edited[64];
+	struct sl_dkim_signer s[2] = {
+		{ .key = keys[1], .domain = "example.com", .selector = "ed",
+		  .header_canon = SL_DKIM_RELAXED, .body_canon = SL_DKIM_RELAXED },
+		{ .key = keys[0], .domain = "example.com", .selector = "rsa",
+		  .headers = "From:To", .header_canon = SL_DKIM_SIMPLE,
+		  .body_canon = SL_DKIM_SIMPLE },
+	};
+
+	(void)state;
+	check_against_single(s, 2, 12);
+	s[0].headers = "From:Subject:Subject";
+	s[1].headers = NULL;
+	check_against_single(s, 2, 12);
+	snprintf(edited, sizeof(edited), "From:Subject:Subject");
+	s[0].headers = edited;
+	check_against_single(s, 2, 12);
+	snprintf(edited, sizeof(edited), "From:Received:Date");
+	check_against_single(s, 2, 12);
+	check_against_single(s, 1, 12);
+}
+
 /* An h= list without From fails every job with the same message. */
 static void hlist_without_from_fails_all(void **state)
 {
@@ -476,6 +539,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(references_cover_failures),
 		cmocka_unit_test(batch_equals_single_every_path),
+		cmocka_unit_test(hlist_change_between_batches),
 		cmocka_unit_test(hlist_without_from_fails_all),
 		cmocka_unit_test(bad_signer_count_fails_all),
 	};
