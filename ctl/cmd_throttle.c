@@ -17,10 +17,11 @@ static int usage(bool help)
 		"       sluicectl throttle set NAME (--default | --provider SUFFIX | --mx HOST | --domain DOMAIN)\n"
 		"             [--source ADDRESS] [--rate N/s|N/m|N/h] [--burst N] [--connections N]\n"
 		"             [--messages-per-connection N] [--recipients-per-transaction N]\n"
-		"             [--retry D,D,...] [--max-age D]\n"
+		"             [--retry D,D,...] [--max-age D] [--fleet true|false]\n"
 		"       sluicectl throttle set --rule JSON\n"
 		"  show without DOMAIN lists every rule; with DOMAIN it prints the limits that\n"
 		"  apply, merged from general to specific rules. Durations: 30s, 15m, 2h, 5d.\n"
+		"  --fleet true makes the rate hold for all appliances together (docs/throttle-fleet.md).\n"
 		"  --rule takes a whole rule as JSON, for backoff rules (see docs/ctl-protocol.md).\n"
 		SL_CTL_COMMON_HELP);
 	return help ? SL_CTL_EXIT_OK : SL_CTL_EXIT_USAGE;
@@ -41,8 +42,11 @@ static void print_resolved(json_t *r)
 		printf("%s%s", i ? " > " : "", json_string_value(v));
 	printf("\nlimiter key   %s\n", json_string_value(json_object_get(r, "key")));
 	if ((v = json_object_get(r, "rate")))
-		printf("rate          %s, burst %lld\n", json_string_value(v),
-		       json_integer_value(json_object_get(r, "burst")));
+		printf("rate          %s, burst %lld%s%s%s\n", json_string_value(v),
+		       json_integer_value(json_object_get(r, "burst")),
+		       json_is_true(json_object_get(r, "fleet")) ? ", fleet-wide (key " : "",
+		       json_string_value(json_object_get(r, "fleet_key")) ?: "",
+		       json_is_true(json_object_get(r, "fleet")) ? ")" : "");
 	if ((v = json_object_get(r, "connections")))
 		printf("connections   %lld\n", json_integer_value(v));
 	if ((v = json_object_get(r, "messages_per_connection")))
@@ -143,7 +147,7 @@ static int set_flag(json_t *rule, const char *flag, const char *value)
 {
 	static const struct {
 		const char *flag, *field;
-		int kind;	/* 0 string, 1 integer, 2 list of strings */
+		int kind;	/* 0 string, 1 integer, 2 list of strings, 3 boolean */
 	} map[] = {
 		{ "--provider", "provider", 2 }, { "--mx", "mx", 0 }, { "--domain", "domain", 0 },
 		{ "--source", "source", 0 }, { "--rate", "rate", 0 }, { "--burst", "burst", 1 },
@@ -151,6 +155,7 @@ static int set_flag(json_t *rule, const char *flag, const char *value)
 		{ "--messages-per-connection", "messages_per_connection", 1 },
 		{ "--recipients-per-transaction", "recipients_per_transaction", 1 },
 		{ "--retry", "retry", 2 }, { "--max-age", "max_age", 0 },
+		{ "--fleet", "fleet", 3 },
 	};
 	size_t i;
 
@@ -179,6 +184,14 @@ static int set_flag(json_t *rule, const char *flag, const char *value)
 				json_array_append_new(list, json_string(tok));
 			free(copy);
 			json_object_set_new(rule, map[i].field, list);
+			return 0;
+		case 3:
+			/* Other words go through as strings, so that sluice-ctld
+			 * names the field and the allowed values. */
+			if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0)
+				json_object_set_new(rule, map[i].field, json_boolean(value[0] == 't'));
+			else
+				json_object_set_new(rule, map[i].field, json_string(value));
 			return 0;
 		}
 	}

@@ -180,26 +180,54 @@ static int expect_ok(struct fleet_service *s, redisReply *r, const char *what)
 	return rc;
 }
 
+/* Writes all of BUF to the blocking socket FD (its send timeout is the
+ * command timeout). */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Sends AUTH from a buffer of our own straight to the socket and reads
+ * the reply through hiredis. hiredis would copy the command into its
+ * output buffer and free it without wiping, so the password never goes
+ * through hiredis. Both of our copies are wiped before returning.
+ */
 static int authenticate(struct fleet_service *s)
 {
 	char password[PASSWORD_MAX];
-	const char *argv[2] = { "AUTH", password };
-	size_t argl[2] = { 4, 0 };
-	redisReply *r;
+	char command[PASSWORD_MAX + 64];
+	void *reply = NULL;
 	int rc = read_password(s->password_file, password, sizeof(password));
+	int len;
 
 	if (rc < 0) {
 		set_error(s, "reading fleet.password_file", strerror(-rc));
 		explicit_bzero(password, sizeof(password));
 		return rc;
 	}
-	argl[1] = strlen(password);
-	r = redisCommandArgv(s->redis, 2, argv, argl);
+	len = snprintf(command, sizeof(command), "*2\r\n$4\r\nAUTH\r\n$%zu\r\n%s\r\n",
+		       strlen(password), password);
 	explicit_bzero(password, sizeof(password));
-	/* hiredis formatted the command into its output buffer; after the
-	 * call that buffer is sent and its memory is freed by hiredis.
-	 * NOTE: freed memory is not wiped by hiredis 0.14. */
-	return expect_ok(s, r, "AUTH");
+	rc = write_all(s->redis->fd, command, (size_t)len);
+	explicit_bzero(command, sizeof(command));
+	if (rc < 0) {
+		set_error(s, "AUTH", strerror(-rc));
+		return rc;
+	}
+	if (redisGetReply(s->redis, &reply) != REDIS_OK)
+		reply = NULL;
+	return expect_ok(s, reply, "AUTH");
 }
 
 static int connect_redis(struct fleet_service *s)

@@ -11,6 +11,8 @@
 #    appliance take at least 2.8 s;
 #  - redis-server is started again: both appliances return to "leasing"
 #    and spend new leases;
+#  - redis-server hangs (SIGSTOP): calls time out, both appliances fall
+#    back and keep delivering, and lease again after SIGCONT;
 #  - the Redis password never appears in a log.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/smtp/sluiced.sh"
@@ -185,6 +187,10 @@ check_eq "appliance a leasing" "leasing" "$(fleet_field a state)"
 wait_state b leasing 50
 check_eq "appliance b leasing" "leasing" "$(fleet_field b state)"
 
+shown=$(SLUICE_CTL_SOCKET=$T/a/ctl.sock "$BIN/sluicectl" throttle show fleet.test --json |
+	$PY -c "import json, sys; r = json.load(sys.stdin); print(r.get('fleet'), r.get('fleet_key'))")
+check_eq "throttle show names the fleet key" "True domain:fleet.test" "$shown"
+
 # Phase 1: 50 messages into each appliance at once.
 start=$(now)
 send "$SMTP_A" 1 50 &
@@ -202,6 +208,13 @@ check "phase 1 took 9 s or more for both together" test "$elapsed" -ge 90
 echo "# phase 1: 100 messages in $elapsed tenths of a second (a $(delivered a), b $(delivered b))"
 check_eq "Redis holds the fleet key" "${PREFIX}gcra:domain:fleet.test" \
 	"$(rcli --scan --pattern "${PREFIX}gcra:*")"
+# calls NAME: calls of Redis command NAME since redis-server started.
+calls() { rcli info commandstats | tr -d '\r' | sed -n "s/^cmdstat_$1:calls=\([0-9]*\),.*/\1/p"; }
+# The first call of each appliance gets NOSCRIPT and falls back to EVAL,
+# which caches the script; later calls use EVALSHA.
+evals=$(calls eval)
+check "script loaded with EVAL after NOSCRIPT" test "${evals:-0}" -ge 1 -a "${evals:-0}" -le 2
+check "leases use EVALSHA" test "$(calls evalsha)" -gt 10
 ttl=$(rcli pttl "${PREFIX}gcra:domain:fleet.test")
 check "fleet key expires by itself" test "${ttl:--1}" -gt 0
 check "appliance a spent leases" test "$(fleet_field a slots_spent)" -gt 0
@@ -242,6 +255,7 @@ check "fallback holds a to 5/s (15 in 2.8 s or more)" test "$elapsed_a" -ge 28
 check "fallback holds b to 5/s (15 in 2.8 s or more)" test "$elapsed_b" -ge 28
 echo "# fallback: a in $elapsed_a, b in $elapsed_b tenths of a second"
 check_eq "fallback logged once by a" "1" "$(grep -c 'fleet: Redis .* failed' "$T/a/sluiced.log")"
+check_eq "fallback logged once by b" "1" "$(grep -c 'fleet: Redis .* failed' "$T/b/sluiced.log")"
 
 # Phase 3: Redis back; both appliances lease again.
 start_redis || not_ok "redis-server restarts"
@@ -257,5 +271,23 @@ check_eq "after the restart all 160 delivered" "160" "$(($(delivered a) + $(deli
 check "appliance a took new leases" test "$(fleet_field a leases)" -gt "$leases_a"
 check_eq "Redis holds the fleet key again" "${PREFIX}gcra:domain:fleet.test" \
 	"$(rcli --scan --pattern "${PREFIX}gcra:*")"
+
+# Phase 4: a Redis that stops answering (SIGSTOP) is as good as down:
+# calls time out after command_timeout, delivery goes on, and the
+# appliances lease again once it answers (SIGCONT).
+kill -STOP "$REDIS_PID"
+send "$SMTP_A" 161 165
+send "$SMTP_B" 166 170
+wait_state a fallback 50
+check_eq "appliance a in fallback while Redis hangs" "fallback" "$(fleet_field a state)"
+wait_state b fallback 50
+check_eq "appliance b in fallback while Redis hangs" "fallback" "$(fleet_field b state)"
+wait_total 170 100
+check_eq "mail sent while Redis hangs delivered" "170" "$(($(delivered a) + $(delivered b)))"
+kill -CONT "$REDIS_PID"
+wait_state a leasing 50
+check_eq "appliance a leasing after Redis resumes" "leasing" "$(fleet_field a state)"
+wait_state b leasing 50
+check_eq "appliance b leasing after Redis resumes" "leasing" "$(fleet_field b state)"
 check_eq "password never logged" "0" "$(cat "$T"/a/*.log "$T"/b/*.log "$T"/*/*.stderr 2>/dev/null | grep -cF "$PASSWORD")"
 finish
