@@ -319,8 +319,18 @@ int sl_bench_compare_main(int argc, char **argv)
 	if (sl_bench_compare_markdown(reports, names, n, stdout) < 0)
 		rc = SL_BENCH_EXIT_FAILED;
 	if (svg) {
+		char legend[MAX_REPORTS][300];
+		const char *legend_names[MAX_REPORTS];
 		FILE *f = fopen(svg, "w");
-		int written = f ? sl_bench_compare_svg(reports, names, n, f) : -errno;
+		int written;
+
+		/* The legend shows each report's label with its file. */
+		for (unsigned i = 0; i < n; i++) {
+			snprintf(legend[i], sizeof(legend[i]), "%.100s (%.180s)",
+				 json_string_value(json_object_get(reports[i], "label")), names[i]);
+			legend_names[i] = legend[i];
+		}
+		written = f ? sl_bench_compare_svg(reports, legend_names, n, f) : -errno;
 
 		if (f && fclose(f) != 0)
 			written = -errno;

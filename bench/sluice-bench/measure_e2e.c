@@ -2,11 +2,11 @@
  * bench/sluice-bench/measure_e2e.c - the "e2e" section: messages per
  * second through the built sluiced, by worker count.
  *
- * For each worker count: Postfix's smtp-sink listens on a free loopback
- * port; sluiced starts with a generated configuration (a static route of
- * every domain to that sink, one RSA-2048 DKIM key, its spool in a new
- * folder inside --spool-path); smtp-source injects --messages messages of
- * --message-size bytes over 20 sessions. The rate is the message count
+ * For each worker count, Postfix's smtp-sink listens on a free loopback
+ * port. sluiced starts with a generated configuration: a static route of
+ * every domain to that sink, one RSA-2048 DKIM key, and its spool in a
+ * new folder inside --spool-path. smtp-source injects --messages messages
+ * of --message-size bytes over 20 sessions. The rate is the message count
  * divided by the time from the start of injection until the sink has
  * counted every message, so it covers accept, spool flush, signing and
  * delivery. Each run is bounded (RUN_LIMIT_S plus one second per 100

@@ -98,7 +98,7 @@ unsigned sl_bench_metrics(json_t *const *reports, unsigned n, struct sl_metric *
 	add(&b, SL_METRIC_SPOOL, "flushes", "spool.flushes_per_s");
 	add(&b, SL_METRIC_SPOOL_MB, "write", "spool.mb_per_s");
 	add_keyed(&b, reports, n, "e2e.runs", "workers", "messages_per_s", SL_METRIC_E2E,
-		  "%s workers");
+		  "workers=%s");
 	add(&b, SL_METRIC_HOURLY, "estimate", "estimate.messages_per_hour");
 	add(&b, SL_METRIC_COST, "estimate", "estimate.usd_per_million");
 	return b.n;

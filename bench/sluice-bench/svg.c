@@ -51,15 +51,18 @@ const char *sl_svg_escape(const char *text, char *buf, size_t cap)
 	return buf;
 }
 
-/* "12345" or "0.42": integers above 100, two decimals below. */
+/* "12345", "42.50" or "0.0105": integers from 100, four significant
+ * digits below 1 so that small costs stay readable. */
 static void format_value(double v, char *buf, size_t cap)
 {
 	if (v < 0)
 		snprintf(buf, cap, "n/a");
 	else if (v >= 100)
 		snprintf(buf, cap, "%.0f", v);
-	else
+	else if (v >= 1)
 		snprintf(buf, cap, "%.2f", v);
+	else
+		snprintf(buf, cap, "%.4g", v);
 }
 
 static unsigned panel_height(const struct sl_svg_panel *p, unsigned series)

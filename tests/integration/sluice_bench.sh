@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# sluice-bench end to end: a --quick run with very short phases writes a
+# sluice-bench end to end. A --quick run with very short phases writes a
 # complete report.json (every section, positive numbers), a Markdown
-# report and an SVG that parses; compare of a report with itself prints
-# ratios of 1.00; invalid reports and arguments are rejected with the
-# documented exit codes; no process or temporary folder is left behind,
+# report and an SVG that parses. compare of a report with itself prints
+# ratios of 1.00. Invalid reports and arguments are rejected with the
+# documented exit codes. No process or temporary folder is left behind,
 # also after Ctrl-C (SIGINT) in the middle of the end-to-end runs.
 # Traffic stays on loopback (sluiced, smtp-source and smtp-sink).
 . "$(dirname "$0")/../lib.sh"

@@ -271,9 +271,9 @@ static void markdown_tables(void **state)
 	assert_non_null(strstr(md, "# sluice-bench report: test<&>machine\n"));
 	assert_non_null(strstr(md, "| CPU | Test CPU |\n"));
 	assert_non_null(strstr(md, "| SIMD path | avx2 (features: avx2 sha_ni) |\n"));
-	assert_non_null(strstr(md, "| rsa2048 | 1000 | 1800 | 30000 | 55000 | 900 | 950 |\n"));
-	assert_non_null(strstr(md, "| ed25519 | 10000 | 18000 | 300000 | 550000 | 9000 | 9500 |\n"));
-	assert_non_null(strstr(md, "| avx2 | 16 | 8 | 3000 |\n"));
+	assert_non_null(strstr(md, "| rsa2048 | 1000 | 1800 | 30000 | 55000 | 900 | 950 | 0.95 |\n"));
+	assert_non_null(strstr(md, "| ed25519 | 10000 | 18000 | 300000 | 550000 | 9000 | 9500 | 0.95 |\n"));
+	assert_non_null(strstr(md, "| avx2 | 16 | 8 | 3000 | 2.00 |\n"));
 	assert_non_null(strstr(md, "| /var/tmp | ext4 | 5000 | 200 | 100.0 | 900 | 4000 |\n"));
 	assert_non_null(strstr(md, "| 1 | 300 | 1.00 | 300 | 0.500 | 300 |\n"));
 	assert_non_null(strstr(md, "| 1080000 | end-to-end | 5832000 | 1080000 | 0.5000 | 0.4630 |\n"));
@@ -488,7 +488,7 @@ static void compare_ratios_and_gaps(void **state)
 	assert_non_null(strstr(md, "| OpenSSL signs/s per core: rsa2048 | 1000 (1.00) | 2000 (2.00) |\n"));
 	assert_non_null(strstr(md, "| SHA-256 MB/s per core: avx2 | 3000 (1.00) | 6000 (2.00) |\n"));
 	assert_non_null(strstr(md, "| SHA-256 MB/s per core: neon | - | 800 |\n"));
-	assert_non_null(strstr(md, "| end-to-end messages/s: 1 workers | 300 (1.00) | - |\n"));
+	assert_non_null(strstr(md, "| end-to-end messages/s: workers=1 | 300 (1.00) | - |\n"));
 	/* a: 1.08 M/h bound by e2e; b: signing 11.664 M/h: ratio 10.80 */
 	assert_non_null(strstr(md, "| estimated messages/hour: estimate | 1080000 (1.00) | 11664000 (10.80) |\n"));
 	assert_non_null(strstr(md, "| bound by | end-to-end | signing |\n"));
