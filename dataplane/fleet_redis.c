@@ -12,8 +12,12 @@
  *      shows in the status even while no fleet key is busy;
  *   4. publish the state and counters, then sleep until a worker writes
  *      the eventfd or a short timeout.
- * A failed call closes the connection and moves the link to fallback;
- * the loop reconnects after the backoff of sl_fleet_link_event().
+ * A failed call closes the connection and moves the link to fallback,
+ * and the loop reconnects after the backoff of sl_fleet_link_event().
+ *
+ * NOTE: the calls for several busy keys are made one after another, not
+ * pipelined, so with many busy fleet keys a key's refill waits for the
+ * round trips of the keys before it in the table.
  *
  * The lease script is called with EVALSHA of its SHA-1; a NOSCRIPT
  * error (a fresh or flushed Redis) repeats the call with EVAL, which
