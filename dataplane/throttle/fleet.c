@@ -189,7 +189,10 @@ enum sl_fleet_take sl_fleet_take(struct sl_fleet *fleet, const char *key,
 	if (!e)
 		return SL_FLEET_LOCAL;
 	note_rate(e, rate);
-	atomic_store_explicit(&e->requested_ns, now_ns, memory_order_relaxed);
+	/* The time matters to a lease time's precision, so the shared line
+	 * is written at most once a millisecond, not once per message. */
+	if (now_ns - atomic_load_explicit(&e->requested_ns, memory_order_relaxed) >= WAIT_MIN_NS)
+		atomic_store_explicit(&e->requested_ns, now_ns, memory_order_relaxed);
 	if (atomic_load_explicit(&fleet->state, memory_order_acquire) != SL_FLEET_LEASING)
 		return SL_FLEET_LOCAL;
 

@@ -227,6 +227,8 @@ ttl=$(rcli pttl "${PREFIX}gcra:domain:fleet.test")
 check "fleet key expires by itself" test "${ttl:--1}" -gt 0
 check "appliance a spent leases" test "$(fleet_field a slots_spent)" -gt 0
 check "appliance b spent leases" test "$(fleet_field b slots_spent)" -gt 0
+check "status line shows leasing" eval \
+	"SLUICE_CTL_SOCKET=$T/a/ctl.sock $BIN/sluicectl status | grep -q '^fleet  *leasing since'"
 check_eq "leasing metric of a" "1" "$(metric "$METRICS_A" 'sluice_fleet_state{state="leasing"}')"
 
 # Phase 2: stop redis-server during a run; delivery goes on at the
