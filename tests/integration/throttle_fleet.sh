@@ -198,6 +198,13 @@ check_eq "appliance b leasing" "leasing" "$(fleet_field b state)"
 shown=$(SLUICE_CTL_SOCKET=$T/a/ctl.sock "$BIN/sluicectl" throttle show fleet.test --json |
 	$PY -c "import json, sys; r = json.load(sys.stdin); print(r.get('fleet'), r.get('fleet_key'))")
 check_eq "throttle show names the fleet key" "True domain:fleet.test" "$shown"
+# throttle set --fleet: validated by sluice-ctld, which names the field.
+err=$(SLUICE_CTL_SOCKET=$T/a/ctl.sock "$BIN/sluicectl" throttle set bad-fleet --domain bad.test --fleet true 2>&1)
+check_eq "fleet without rate rejected (exit 2)" "2" "$?"
+check "fleet without rate error names the field" eval "grep -q 'fleet: only allowed together with rate' <<<\"\$err\""
+err=$(SLUICE_CTL_SOCKET=$T/a/ctl.sock "$BIN/sluicectl" throttle set bad-fleet --domain bad.test --rate 1/s --fleet maybe 2>&1)
+check_eq "fleet maybe rejected (exit 2)" "2" "$?"
+check "fleet maybe error lists the allowed values" eval "grep -q 'fleet: invalid value: allowed values are true, false' <<<\"\$err\""
 
 # Phase 1: 50 messages into each appliance at once.
 start=$(now)
