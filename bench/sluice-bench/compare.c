@@ -245,6 +245,8 @@ int sl_bench_compare_markdown(json_t *const *reports, const char *const *names, 
 		fprintf(out, " ---: |");
 	fprintf(out, "\n");
 	print_text_row(out, "label", reports, n, "label");
+	print_text_row(out, "measured", reports, n, "created");
+	print_text_row(out, "seconds per measurement", reports, n, "options.seconds");
 	print_text_row(out, "CPU", reports, n, "machine.cpu_model");
 	print_text_row(out, "architecture", reports, n, "machine.architecture");
 	print_text_row(out, "CPUs", reports, n, "machine.cores");

@@ -10,7 +10,8 @@
  * divided by the time from the start of injection until the sink has
  * counted every message, so it covers accept, spool flush, signing and
  * delivery. Each run is bounded (RUN_LIMIT_S plus one second per 100
- * messages) and stops by itself; every process is stopped by its PID and
+ * messages, or STALL_S without progress after smtp-source exited) and
+ * stops by itself; every process is stopped by its PID and
  * the folder removed, also on error or interruption.
  *
  * NOTE: smtp-source and smtp-sink run on the same machine and take CPU
@@ -36,6 +37,7 @@
 #define SESSIONS 20
 #define RUN_LIMIT_S 60
 #define START_LIMIT_MS 15000
+#define STALL_S 15
 
 struct e2e_run {
 	const char *dir;
@@ -272,21 +274,51 @@ static int write_config(const struct e2e_run *r, const char *cfg, const char *sp
 	return fclose(f) == 0 ? 0 : -EIO;
 }
 
-/* Wait for the sink to count want messages; returns the time it did, or
- * a negative value on timeout or interruption. */
-static double wait_sink(const char *log, unsigned long want, pid_t source, double limit,
-			unsigned long *seen)
+/*
+ * Wait for the sink to count want messages; returns the time it did, or
+ * a negative value with why[] filled: interrupted, timed out, sluiced
+ * exited, or smtp-source exited and the sink counted nothing new for
+ * STALL_S seconds (an injection that failed part way).
+ */
+static double wait_sink(const char *log, unsigned long want, pid_t sluiced, pid_t source,
+			double limit, unsigned long *seen, char *why, size_t whylen)
 {
-	double start = sl_bench_now();
+	double start = sl_bench_now(), progress = start;
+	unsigned long last = 0;
+	bool source_done = false;
 
 	for (;;) {
+		double now = sl_bench_now();
+
 		*seen = sink_count(log);
 		if (*seen >= want)
-			return sl_bench_now();
-		if (sl_bench_stop || sl_bench_now() - start > limit)
+			return now;
+		if (*seen > last) {
+			last = *seen;
+			progress = now;
+		}
+		if (sl_bench_stop) {
+			snprintf(why, whylen, "interrupted");
 			return -1;
-		if (source > 0 && waitpid(source, NULL, WNOHANG) == source)
+		}
+		if (now - start > limit) {
+			snprintf(why, whylen, "timed out after %.0f s", limit);
+			return -1;
+		}
+		if (waitpid(sluiced, NULL, WNOHANG) == sluiced) {
+			sl_bench_untrack_pid(sluiced);
+			snprintf(why, whylen, "sluiced exited");
+			return -1;
+		}
+		if (!source_done && waitpid(source, NULL, WNOHANG) == source) {
 			sl_bench_untrack_pid(source);
+			source_done = true;
+		}
+		if (source_done && now - progress > STALL_S) {
+			snprintf(why, whylen, "smtp-source exited and no message arrived for %d s",
+				 STALL_S);
+			return -1;
+		}
 		sleep_ms(10);
 	}
 }
@@ -300,6 +332,7 @@ static json_t *one_run(const struct e2e_run *r, const struct sl_bench_options *o
 	pid_t sink_pid = -1, sluiced_pid = -1, source_pid = -1;
 	double t0, t1, cpu0, cpu1;
 	unsigned long seen = 0;
+	char why[128];
 	json_t *run = NULL;
 
 	snprintf(cfg, sizeof(cfg), "%s/sluice-%u.yaml", r->dir, r->workers);
@@ -348,12 +381,15 @@ static json_t *one_run(const struct e2e_run *r, const struct sl_bench_options *o
 				size_s, "-f", "news@bench.example", "-t", "reader@dest.example",
 				"-M", "client.bench.example", port_s, NULL };
 	source_pid = spawn(source_argv, source_log);
-	t1 = wait_sink(sink_log, opt->messages, source_pid,
-		       RUN_LIMIT_S + opt->messages / 100.0, &seen);
+	t1 = wait_sink(sink_log, opt->messages, sluiced_pid, source_pid,
+		       RUN_LIMIT_S + opt->messages / 100.0, &seen, why, sizeof(why));
 	cpu1 = cpu_seconds(sluiced_pid);
 	if (t1 < 0) {
-		snprintf(err, errlen, "%s: the sink got %lu of %u messages (workers=%u)",
-			 sl_bench_stop ? "interrupted" : "timed out", seen, opt->messages, r->workers);
+		char last[300];
+
+		last_line(source_log, last, sizeof(last));
+		snprintf(err, errlen, "%s: the sink got %lu of %u messages (workers=%u)%s%s", why,
+			 seen, opt->messages, r->workers, last[0] ? "; smtp-source: " : "", last);
 		goto out;
 	}
 	/* Stopping sluiced flushes its accounting log, which is counted below. */

@@ -74,7 +74,8 @@ int sl_bench_run_pinned(const struct sl_bench_loop *proto, const int *cpus, unsi
 	}
 	if (started < n) {
 		/* The barrier waits for n threads: none of them can pass it, so abort. */
-		snprintf(err, errlen, "pthread_create() failed after %u of %u threads", started, n);
+		fprintf(stderr, "sluice-bench: pthread_create() failed after %u of %u threads\n",
+			started, n);
 		abort();
 	}
 	for (unsigned i = 0; i < n; i++)

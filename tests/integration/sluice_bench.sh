@@ -115,6 +115,24 @@ check "invalid argument named" grep -q "invalid --seconds 'fast'" "$dir/args.err
 check_eq "no process left after run" 0 "$(leftover_processes)"
 check_eq "no temporary folder left after run" "" "$(ls -A "$spool")"
 
+# An injector that fails: a stand-in smtp-source found first in PATH exits
+# at once, so the run reports the end-to-end part as failed (after 15 s
+# without progress) and still writes the rest of the report.
+mkdir -p "$dir/fakebin"
+printf '#!/bin/sh\necho "smtp-source: fatal: stand-in for the test" >&2\nexit 1\n' \
+	>"$dir/fakebin/smtp-source"
+chmod +x "$dir/fakebin/smtp-source"
+PATH=$dir/fakebin:$PATH "$BENCH" run --quick --seconds 0.05 --messages 50 --workers 1 \
+	--out "$dir/fail" --spool-path "$spool" 2>"$dir/fail.err"
+check_eq "failed injection exits 1" 1 "$?"
+check_eq "failed injection recorded" "failed" \
+	"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["e2e"]["status"])' "$dir/fail/report.json")"
+check "failed injection names the cause" grep -q 'smtp-source exited.*stand-in for the test' "$dir/fail.err"
+check_eq "estimate bound by signing" "signing" \
+	"$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["estimate"]["bound_by"])' "$dir/fail/report.json")"
+check_eq "no process left after failure" 0 "$(leftover_processes)"
+check_eq "no temporary folder left after failure" "" "$(ls -A "$spool")"
+
 # Ctrl-C during the end-to-end runs: a large message count keeps them busy.
 "$BENCH" run --quick --seconds 0.05 --messages 1000000 --workers 1 --out "$dir/int" \
 	--spool-path "$spool" 2>"$dir/int.err" &

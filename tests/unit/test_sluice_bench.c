@@ -463,6 +463,7 @@ static void compare_same_report(void **state)
 
 	(void)state;
 	assert_non_null(strstr(md, "| metric | a.json | b.json |\n"));
+	assert_non_null(strstr(md, "| seconds per measurement | 1 | 1 |\n"));
 	assert_non_null(strstr(md, "| OpenSSL signs/s per core: rsa2048 | 1000 (1.00) | 1000 (1.00) |\n"));
 	assert_non_null(strstr(md, "| USD per million messages: estimate | 0.463 (1.00) | 0.463 (1.00) |\n"));
 	/* 12 signing rows, 2 SHA-256, 3 spool, 1 e2e, hourly and cost. */
