@@ -3,8 +3,8 @@
  * several machines side by side.
  *
  * Every report is checked against schema version SL_BENCH_SCHEMA_VERSION
- * first; the first problem is reported with the file name and the field
- * path ("b.json: field 'signing.algorithms[1].sign_per_s_core' is
+ * first. The first problem found is reported with the file name and the
+ * field path ("b.json: field 'signing.algorithms[1].sign_per_s_core' is
  * missing"). The table has one row per metric and one column per report,
  * with the ratio of each value to the first report's value. For USD per
  * million messages a ratio below 1.00 means cheaper.

@@ -5,15 +5,16 @@
  *
  * run: the phases run one after the other (signing, SHA-256, spool, end
  * to end), each bounded in time or message count. A failed phase before
- * the end-to-end runs ends the run with exit status 1 and no report; a
- * failed end-to-end run is recorded in the report (e2e.status "failed")
- * and the exit status is 1. Every child process and temporary folder is
+ * the end-to-end runs ends the run with exit status 1 and no report. A
+ * failed end-to-end run is recorded in the report (e2e.status "failed"),
+ * and the exit status is 1 as well. Every child process and temporary folder is
  * removed on every exit path, including SIGINT and SIGTERM.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +109,13 @@ static int run_main(int argc, char **argv)
 	if (access(opt.spool_path, W_OK) != 0) {
 		fprintf(stderr, "sluice-bench run: --spool-path '%s' is not a writable folder: %s\n",
 			opt.spool_path, strerror(errno));
+		return SL_BENCH_EXIT_USAGE;
+	}
+
+	/* Fail before a minute of measuring, not after it. */
+	if ((mkdir(opt.out_dir, 0755) != 0 && errno != EEXIST) || access(opt.out_dir, W_OK) != 0) {
+		fprintf(stderr, "sluice-bench run: --out '%s' is not a writable folder: %s\n",
+			opt.out_dir, strerror(errno));
 		return SL_BENCH_EXIT_USAGE;
 	}
 

@@ -11,8 +11,8 @@
  * counted every message, so it covers accept, spool flush, signing and
  * delivery. Each run is bounded (RUN_LIMIT_S plus one second per 100
  * messages, or STALL_S without progress after smtp-source exited) and
- * stops by itself; every process is stopped by its PID and
- * the folder removed, also on error or interruption.
+ * stops by itself. Every process is stopped by its PID and the folder
+ * removed, also on error or interruption.
  *
  * NOTE: smtp-source and smtp-sink run on the same machine and take CPU
  * from sluiced, so the rate is a lower bound of what sluiced does with

@@ -112,6 +112,13 @@ check "missing field named" grep -q "missing.json: field 'spool.flushes_per_s' i
 check_eq "invalid argument exits 2" 2 "$?"
 check "invalid argument named" grep -q "invalid --seconds 'fast'" "$dir/args.err"
 
+"$BENCH" run --quick --out /proc/sluice-bench-test >/dev/null 2>"$dir/out.err"
+check_eq "unwritable --out exits 2" 2 "$?"
+check "unwritable --out named" grep -q "\-\-out '/proc/sluice-bench-test' is not a writable folder" "$dir/out.err"
+"$BENCH" run --quick --spool-path "$dir/none" >/dev/null 2>"$dir/spool.err"
+check_eq "missing --spool-path exits 2" 2 "$?"
+check "missing --spool-path named" grep -q "\-\-spool-path '$dir/none' is not a writable folder" "$dir/spool.err"
+
 check_eq "no process left after run" 0 "$(leftover_processes)"
 check_eq "no temporary folder left after run" "" "$(ls -A "$spool")"
 
