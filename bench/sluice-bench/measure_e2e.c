@@ -6,7 +6,8 @@
  * port. sluiced starts with a generated configuration: a static route of
  * every domain to that sink, one RSA-2048 DKIM key, and its spool in a
  * new folder inside --spool-path. smtp-source injects --messages messages
- * of --message-size bytes over 20 sessions. The rate is the message count
+ * of --message-size bytes over 10 sessions per worker (at least 20, at
+ * most 200), so that the injector keeps every worker busy. The rate is the message count
  * divided by the time from the start of injection until the sink has
  * counted every message, so it covers accept, spool flush, signing and
  * delivery. Each run is bounded (RUN_LIMIT_S plus one second per 100
@@ -34,7 +35,9 @@
 #include "bench/sluice-bench/bench.h"
 #include "crypto/dkim.h"
 
-#define SESSIONS 20
+#define SESSIONS_MIN 20
+#define SESSIONS_PER_WORKER 10
+#define SESSIONS_MAX 200
 #define RUN_LIMIT_S 60
 #define START_LIMIT_MS 15000
 #define STALL_S 15
@@ -328,6 +331,7 @@ static json_t *one_run(const struct e2e_run *r, const struct sl_bench_options *o
 {
 	char cfg[4200], spool[4200], sink_log[4200], source_log[4200], sluiced_log[4200];
 	char acct[4200], port_s[32], sink_s[32], count_s[32], size_s[32], sess_s[16];
+	unsigned sessions = r->workers * SESSIONS_PER_WORKER;
 	int port = free_port(), sink = free_port();
 	pid_t sink_pid = -1, sluiced_pid = -1, source_pid = -1;
 	double t0, t1, cpu0, cpu1;
@@ -345,7 +349,11 @@ static json_t *one_run(const struct e2e_run *r, const struct sl_bench_options *o
 	snprintf(sink_s, sizeof(sink_s), "127.0.0.1:%d", sink);
 	snprintf(count_s, sizeof(count_s), "%u", opt->messages);
 	snprintf(size_s, sizeof(size_s), "%u", opt->message_bytes);
-	snprintf(sess_s, sizeof(sess_s), "%d", SESSIONS);
+	snprintf(sess_s, sizeof(sess_s), "%u", sessions);
+	if (sessions < SESSIONS_MIN)
+		sessions = SESSIONS_MIN;
+	if (sessions > SESSIONS_MAX)
+		sessions = SESSIONS_MAX;
 	if (port < 0 || sink < 0 || write_config(r, cfg, spool, port, sink) < 0) {
 		snprintf(err, errlen, "cannot prepare the run with %u workers in %s", r->workers,
 			 r->dir);
@@ -400,6 +408,7 @@ static json_t *one_run(const struct e2e_run *r, const struct sl_bench_options *o
 	run = json_object();
 	json_object_set_new(run, "workers", json_integer(r->workers));
 	json_object_set_new(run, "messages", json_integer(opt->messages));
+	json_object_set_new(run, "sessions", json_integer(sessions));
 	json_object_set_new(run, "seconds", json_real(t1 - t0));
 	json_object_set_new(run, "messages_per_s", json_real(opt->messages / (t1 - t0)));
 	json_object_set_new(run, "sluiced_cpu_ms_per_message",
@@ -456,13 +465,14 @@ static json_t *run_all(struct e2e_run *r, const struct sl_bench_options *opt, js
 
 	memcpy(counts, opt->workers, sizeof(counts));
 	if (n == 0) {
-		/* Default: 1 up to the usable CPUs, or only the usable CPUs with --quick. */
-		for (unsigned w = opt->quick ? r->ncpus : 1; w <= r->ncpus && n < SL_BENCH_MAX_WORKERS; w++)
+		/* Default: powers of two below the usable CPUs, then the usable
+		 * CPUs (1, 2, 4, 8, 12 on 12 CPUs); --quick: the usable CPUs only. */
+		for (unsigned w = 1; w < r->ncpus && !opt->quick; w *= 2)
 			counts[n++] = w;
+		counts[n++] = r->ncpus;
 	}
 	json_object_set_new(section, "status", json_string("ok"));
 	json_object_set_new(section, "message_bytes", json_integer(opt->message_bytes));
-	json_object_set_new(section, "sessions", json_integer(SESSIONS));
 	json_object_set_new(section, "signatures", json_string("rsa2048"));
 	json_object_set_new(section, "runs", runs);
 	for (unsigned i = 0; i < n; i++) {

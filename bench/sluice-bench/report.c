@@ -164,15 +164,15 @@ static void md_e2e(json_t *r, FILE *out)
 		fprintf(out, "Not measured (%s): %s\n\n", str(r, "e2e.status"), str(r, "e2e.reason"));
 		return;
 	}
-	fprintf(out, "smtp-source (%.0f sessions) into sluiced into smtp-sink on loopback, "
-		"%.0f-byte messages, each signed with %s. Source and sink share the machine with "
-		"sluiced.\n\n| workers | messages | seconds | messages/s | sluiced CPU ms per "
-		"message | delivered |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n",
-		sl_bench_number(r, "e2e.sessions"), sl_bench_number(r, "e2e.message_bytes"),
-		str(r, "e2e.signatures"));
+	fprintf(out, "smtp-source into sluiced into smtp-sink on loopback, %.0f-byte messages, "
+		"each signed with %s. Source and sink share the machine with sluiced.\n\n"
+		"| workers | sessions | messages | seconds | messages/s | sluiced CPU ms per "
+		"message | delivered |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+		sl_bench_number(r, "e2e.message_bytes"), str(r, "e2e.signatures"));
 	json_array_foreach(runs, i, run)
-		fprintf(out, "| %.0f | %.0f | %.2f | %.0f | %.3f | %.0f |\n",
-			sl_bench_number(run, "workers"), sl_bench_number(run, "messages"),
+		fprintf(out, "| %.0f | %.0f | %.0f | %.2f | %.0f | %.3f | %.0f |\n",
+			sl_bench_number(run, "workers"), sl_bench_number(run, "sessions"),
+			sl_bench_number(run, "messages"),
 			sl_bench_number(run, "seconds"), sl_bench_number(run, "messages_per_s"),
 			sl_bench_number(run, "sluiced_cpu_ms_per_message"),
 			sl_bench_number(run, "delivered"));
