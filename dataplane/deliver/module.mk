@@ -5,7 +5,8 @@
 DELIVER_SRCS := dataplane/smtp_client.c dataplane/dns.c dataplane/route.c \
 	dataplane/acct.c dataplane/dsn.c dataplane/sched.c \
 	dataplane/deliver_sign.c dataplane/deliver.c dataplane/deliver_outcome.c \
-	dataplane/deliver_throttle.c dataplane/deliver_ctlsign.c dataplane/tls_failures.c
+	dataplane/deliver_throttle.c dataplane/deliver_ctlsign.c dataplane/tls_failures.c \
+	dataplane/mta_sts.c
 
 $(eval $(call add_library,sluice_deliver,$(DELIVER_SRCS)))
 $(eval $(call add_unit_test,test_smtp_client,tests/unit/test_smtp_client.c,sluice_deliver sluice_common,))
@@ -16,3 +17,4 @@ $(eval $(call add_unit_test,test_deliver_sign,tests/unit/test_deliver_sign.c,slu
 $(eval $(call add_unit_test,test_deliver_config,tests/unit/test_deliver_config.c,sluice_config sluice_common,-lfyaml))
 $(eval $(call add_unit_test,test_sched_throttle,tests/unit/test_sched_throttle.c,sluice_deliver sluice_common,))
 $(eval $(call add_unit_test,test_tls_failures,tests/unit/test_tls_failures.c,sluice_deliver,-lpthread))
+$(eval $(call add_unit_test,test_mta_sts,tests/unit/test_mta_sts.c,sluice_deliver,-lpthread))
