@@ -198,6 +198,8 @@ void sl_acct_record(const struct sl_acct_record *r)
 	put_field(&b, "cipher", r->tls_cipher);
 	put_field(&b, "tls_fallback", r->tls_fallback);
 	put_field(&b, "tls_failure", r->tls_failure);
+	put_field(&b, "mta_sts", r->mta_sts);
+	put_field(&b, "mta_sts_failure", r->mta_sts_failure);
 	put_key(&b, "dkim", 0);
 	put_raw(&b, "[", 1);
 	for (unsigned i = 0; i < r->dkim_count; i++) {

@@ -4,7 +4,8 @@
  *
  * Fields: time, queue_id, message_id, sender, recipient, status
  * ("delivered", "deferred", "bounced"), attempt, mx, address, egress,
- * tls ("TLSv1.3" or "none"), cipher, tls_fallback, tls_failure, dkim
+ * tls ("TLSv1.3" or "none"), cipher, tls_fallback, tls_failure, mta_sts,
+ * mta_sts_failure, dkim
  * (selectors as "s=SEL d=DOMAIN" strings), code, enhanced, reply,
  * delay_ms (since arrival), connect_ms and attempt_ms (this attempt's
  * timings), dsn (1 when a bounce notice was queued).
@@ -13,6 +14,11 @@
  * STARTTLS failed: "retry" on the new connection opened right after the
  * failure, "remembered" when STARTTLS with that host failed recently.
  * tls_failure is then the reason STARTTLS failed, else null.
+ *
+ * mta_sts is the MTA-STS policy mode applied to the attempt ("enforce"
+ * or "testing"), null without a policy; mta_sts_failure says how the
+ * attempt failed the policy (an MX host not in the policy, no STARTTLS,
+ * a certificate that did not verify), else null.
  *
  * Records are formatted into a per-thread buffer and written with one
  * write(2) per sl_acct_flush() (or when the buffer fills), so lines from
@@ -39,6 +45,8 @@ struct sl_acct_record {
 	const char *tls_cipher;
 	const char *tls_fallback;  /* NULL, "retry" or "remembered" */
 	const char *tls_failure;   /* NULL, or how STARTTLS failed */
+	const char *mta_sts;       /* NULL, "enforce" or "testing" */
+	const char *mta_sts_failure;  /* NULL, or how the attempt failed the policy */
 	const char *const *dkim;   /* selectors used, dkim_count entries */
 	unsigned dkim_count;
 	int code;                  /* SMTP reply code, 0 when none */

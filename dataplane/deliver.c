@@ -34,6 +34,7 @@
 #include "dataplane/conn.h"
 #include "dataplane/deliver_int.h"
 #include "dataplane/dns.h"
+#include "dataplane/mta_sts.h"
 #include "dataplane/store.h"
 #include "dataplane/tls.h"
 #include "dataplane/tls_failures.h"
@@ -148,10 +149,42 @@ static void answer_route(struct deliver *d, const struct sl_dns_answer *a,
 	free(domain);
 }
 
+/* Under an enforced MTA-STS policy only the MX hosts that match its mx
+ * patterns are targets. Returns the number kept; 0 defers the domain. */
+static unsigned sts_filter(struct deliver *d, const struct sl_dns_answer *a,
+			   const struct sl_sts_policy *p, struct sl_sched_target *t, unsigned n,
+			   uint64_t now)
+{
+	char why[1024], hosts[600] = "";
+	unsigned kept = 0;
+	size_t used = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (sl_sts_policy_mx_match(p, t[i].host)) {
+			t[kept++] = t[i];
+			continue;
+		}
+		if (!strstr(hosts, t[i].host) && used < sizeof(hosts))
+			used += (size_t)snprintf(hosts + used, sizeof(hosts) - used, "%s%s",
+						 used ? ", " : "", t[i].host);
+	}
+	if (kept)
+		return kept;
+	snprintf(why, sizeof(why), "MTA-STS policy of %s (enforce): no MX host matches the "
+		 "policy's mx patterns (MX: %s)", a->name, hosts);
+	sl_warn("delivery: %s", why);
+	deliver_sts_count_failure(d);
+	sl_sched_domain_resolved(d->sched, a->name, SL_SCHED_DOMAIN_TEMPFAIL, "4.7.5", why, NULL,
+				 NULL, 0, 0, now);
+	return 0;
+}
+
 static void handle_answer(struct deliver *d, const struct sl_dns_answer *a)
 {
 	struct sl_sched_target t[SL_SCHED_MAX_TARGETS];
 	uint64_t now = deliver_now_ms();
+	struct sl_sts_policy policy;
+	enum sl_sts_mode sts;
 	char key[600];
 	unsigned n = 0;
 
@@ -168,9 +201,12 @@ static void handle_answer(struct deliver *d, const struct sl_dns_answer *a)
 	}
 	switch (a->status) {
 	case SL_DNS_OK:
+		sts = deliver_sts_policy(d, a, &policy);
+		if (sts == SL_STS_ENFORCE && (n = sts_filter(d, a, &policy, t, n, now)) == 0)
+			break;
 		/* The MX site is named by its most preferred exchanger. */
-		snprintf(key, sizeof(key), "mx:%s|%s%s", t[0].host, d->source_text,
-			 tls_key_suffix(d, a->name));
+		snprintf(key, sizeof(key), "mx:%s|%s%s%s", t[0].host, d->source_text,
+			 tls_key_suffix(d, a->name), deliver_sts_key_suffix(sts));
 		sl_sched_domain_resolved(d->sched, a->name, SL_SCHED_DOMAIN_OK, NULL, NULL, key, t,
 					 n, (uint64_t)(a->ttl_s ? a->ttl_s : 1) * 1000, now);
 		break;
@@ -195,9 +231,17 @@ static void take_answers(struct sl_worker *w, void *arg)
 	struct sl_dns_answer *list = sl_dns_inbox_take(d->inbox);
 
 	(void)w;
-	for (struct sl_dns_answer *a = list; a; a = a->next)
+	while (list) {
+		struct sl_dns_answer *a = list;
+
+		list = a->next;
+		a->next = NULL;
+		/* An answer whose MTA-STS policy is being fetched comes back. */
+		if (deliver_sts_hold(d, a))
+			continue;
 		handle_answer(d, a);
-	sl_dns_answer_free(list);
+		sl_dns_answer_free(a);
+	}
 }
 
 /* Connections. */
@@ -232,13 +276,18 @@ static void conn_close(struct dconn *c)
 /* A connection that never reached the ready state counts against its
  * target. When every target of the destination failed in a row, the
  * destination pauses and its queue is deferred. */
-static void note_session_failure(struct dconn *c, const char *why)
+static void note_session_failure_with(struct dconn *c, const char *enhanced, const char *why)
 {
 	struct sl_sched_dest *dest = c->dest;
 
 	dest->next_target++;
 	if (dest->next_target % (dest->target_count ? dest->target_count : 1) == 0)
-		sl_sched_dest_down(c->d->sched, dest, deliver_now_ms(), why);
+		sl_sched_dest_down_with(c->d->sched, dest, deliver_now_ms(), enhanced, why);
+}
+
+static void note_session_failure(struct dconn *c, const char *why)
+{
+	note_session_failure_with(c, "4.4.1", why);
 }
 
 static void unlink_waiter(struct dconn **head, struct dconn *c)
@@ -451,6 +500,11 @@ static void tls_step(struct dconn *c)
 			conn_pump(c);
 			return;
 		}
+		if (!deliver_sts_check_peer(c)) {
+			sl_smtpc_tls_done(c->smtp, 0, sl_worker_now(c->d->w));
+			conn_pump(c);
+			return;
+		}
 		snprintf(c->tls_version, sizeof(c->tls_version), "%s", sl_tls_version(c->tls));
 		snprintf(c->tls_cipher, sizeof(c->tls_cipher), "%s", sl_tls_cipher(c->tls));
 		sl_smtpc_tls_done(c->smtp, 1, sl_worker_now(c->d->w));
@@ -468,7 +522,7 @@ static void smtp_start_tls(void *ctx)
 {
 	struct dconn *c = ctx;
 
-	c->tls = sl_tls_new_client(sl_deliver_tls_ctx, c->host);
+	c->tls = deliver_sts_tls_new(c);
 	if (!c->tls) {
 		sl_smtpc_tls_done(c->smtp, 0, sl_worker_now(c->d->w));
 		return;
@@ -483,6 +537,9 @@ static void smtp_ready(void *ctx)
 
 	c->ever_ready = true;
 	c->dest->next_target = 0;
+	if (c->sts_mode != SL_STS_NONE && !c->tls_version[0])
+		deliver_sts_conn_failed(c, "session without TLS: %s",
+					c->tls_failure[0] ? c->tls_failure : "no STARTTLS");
 	c->state = DC_IDLE;
 	if (c->d->stopping || c->messages >= c->msgs_max) {
 		c->state = DC_SESSION;
@@ -561,6 +618,17 @@ static void smtp_closed(void *ctx, const struct sl_smtp_reply *reason)
 	if (!c->ever_ready && reason->code / 100 != 2) {
 		char why[1200];
 
+		if (c->sts_mode == SL_STS_ENFORCE &&
+		    (sl_smtpc_tls_failed(c->smtp) || strcmp(reason->enhanced, "4.7.10") == 0)) {
+			const char *cause = c->tls_failure[0] ? c->tls_failure : reason->text;
+
+			deliver_sts_conn_failed(c, "%s", cause);
+			snprintf(why, sizeof(why), "MTA-STS policy of %s (enforce): no verified TLS "
+				 "session with %s (%s): %s", c->domain, c->host, c->address, cause);
+			sl_warn("delivery: %s", why);
+			note_session_failure_with(c, "4.7.5", why);
+			return;
+		}
 		if (c->tls_required && sl_smtpc_tls_failed(c->smtp))
 			snprintf(why, sizeof(why), "TLS is required for %s but STARTTLS with %s (%s) "
 				 "failed: %s", c->domain, c->host, c->address,
@@ -698,6 +766,7 @@ static int conn_open_to(struct deliver *d, struct sl_sched_dest *dest,
 	c->addr = t->addr;
 	c->addr_len = t->addr_len;
 	c->tls_required = requires_tls(d, c->domain);
+	deliver_sts_conn_setup(c);
 	c->tls_fallback = fallback;
 	if (tls_failure)
 		snprintf(c->tls_failure, sizeof(c->tls_failure), "%s", tls_failure);
@@ -996,7 +1065,10 @@ static int shared_start(const struct sl_config *cfg)
 	dns.tries = (uint32_t)dc->resolver_tries;
 	dns.negative_ttl_s = (uint32_t)(dc->negative_cache_ttl / 1000);
 	dns.mx_port = (uint16_t)dc->mx_port;
+	dns.mta_sts = !dc->mta_sts || strcmp(dc->mta_sts, "off") != 0;
 	sl_deliver_dns = sl_dns_start(&dns);
+	if (deliver_sts_start(dc) < 0)
+		rc = -1;
 	sl_deliver_sign_table = sl_sign_table_load((const char *const *)sc->keys.v, sc->keys.n,
 						   (uint32_t)(sc->expiry / 1000), err, sizeof(err));
 	if (!sl_deliver_sign_table)
@@ -1021,6 +1093,7 @@ static void shared_stop(void)
 {
 	pthread_mutex_lock(&shared_lock);
 	if (--shared_users == 0) {
+		deliver_sts_stop();
 		sl_dns_stop(sl_deliver_dns);
 		sl_deliver_dns = NULL;
 		for (unsigned i = 0; i < inbox_count; i++)

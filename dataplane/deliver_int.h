@@ -19,6 +19,7 @@
 #include "crypto/dkim.h"
 #include "dataplane/buf.h"
 #include "dataplane/deliver_sign.h"
+#include "dataplane/mta_sts.h"
 #include "dataplane/route.h"
 #include "dataplane/sched.h"
 #include "dataplane/smtp_client.h"
@@ -32,6 +33,8 @@ struct sl_spool;
 struct sl_dns;
 struct sl_dns_inbox;
 struct sl_config_delivery;
+struct sl_dns_answer;
+struct sl_sts_fetcher;
 
 #define DELIVER_MAX_TXN_RCPTS 1000
 #define MSG_BUCKETS 16384
@@ -133,6 +136,8 @@ struct dconn {
 	enum tls_fallback tls_fallback;
 	char tls_failure[160];         /* why STARTTLS failed, for the accounting log */
 	bool retry_plain;              /* STARTTLS failed: reopen in plaintext once closed */
+	enum sl_sts_mode sts_mode;     /* MTA-STS policy applied (SL_STS_NONE: no policy) */
+	char sts_failure[240];         /* how this session failed the policy, or "" */
 	struct sl_buf out;             /* bytes of the send in flight */
 	bool send_busy;
 
@@ -185,6 +190,9 @@ extern struct sl_sign_table *sl_deliver_sign_table;
 extern struct sl_dns *sl_deliver_dns;
 extern struct sl_tls_ctx *sl_deliver_tls_ctx;
 extern struct sl_tls_failures *sl_deliver_tls_failures;
+extern struct sl_sts_cache *sl_deliver_sts_cache;
+extern struct sl_sts_fetcher *sl_deliver_sts_fetcher;
+extern struct sl_tls_ctx *sl_deliver_sts_tls_ctx;
 
 /* Realtime milliseconds: the scheduler's clock, comparable with the
  * spool's arrival times after restarts. */
@@ -217,6 +225,35 @@ void deliver_throttle_conn_closed(struct dconn *c);
 void deliver_throttle_reply(struct dconn *c, const char *domain, const struct sl_smtp_reply *reply);
 void deliver_throttle_queued(const char *domain, int delta);
 void deliver_throttle_sync(struct deliver *d);
+
+/* deliver_sts.c: MTA-STS. Setup and teardown of the shared parts. */
+int deliver_sts_start(const struct sl_config_delivery *cfg);
+void deliver_sts_stop(void);
+/* Hands an MX answer whose policy must be fetched first to the fetcher
+ * and returns true; the answer comes back through the inbox. */
+bool deliver_sts_hold(struct deliver *d, struct sl_dns_answer *a);
+/* The policy to apply to an MX answer of domain a->name: the mode, and
+ * the policy in p when the mode is not SL_STS_NONE. */
+enum sl_sts_mode deliver_sts_policy(struct deliver *d, const struct sl_dns_answer *a,
+				    struct sl_sts_policy *p);
+/* Suffix of the destination key for a mode, so that domains with
+ * different policies never share a connection. */
+const char *deliver_sts_key_suffix(enum sl_sts_mode mode);
+/* Sets c's policy mode from its destination, before it connects. */
+void deliver_sts_conn_setup(struct dconn *c);
+/* Records that c failed its policy (first reason kept) and counts it. */
+void deliver_sts_conn_failed(struct dconn *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The TLS context and host check for c's STARTTLS. */
+struct sl_tls *deliver_sts_tls_new(struct dconn *c);
+/* After c's handshake: returns false when enforce mode must end the
+ * session because the certificate did not verify. */
+bool deliver_sts_check_peer(struct dconn *c);
+/* The accounting fields of an attempt on c (c may be NULL: then the
+ * reply text tells whether the policy deferred the recipient). */
+void deliver_sts_acct(const struct dconn *c, const char *reply_text, const char **mode,
+		      const char **failure);
+void deliver_sts_count_failure(struct deliver *d);
 
 /* deliver_ctlsign.c: signs ITEM with the snapshot's keys for its From:
  * domain; false when the snapshot has none for it. */

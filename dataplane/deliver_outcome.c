@@ -315,6 +315,7 @@ static void account(struct dconn *c, struct drcpt *r, int status,
 		rec.dkim = dkim;
 		rec.dkim_count = c->sign.signatures < 2 ? c->sign.signatures : 2;
 	}
+	deliver_sts_acct(c, reply ? reply->text : NULL, &rec.mta_sts, &rec.mta_sts_failure);
 	sl_acct_record(&rec);
 	sl_info("queue_id=%s to=<%s> relay=%s status=%s attempt=%u dsn=%s reply=\"%.0d%s%s\"",
 		m->queue_id, r->address, c ? c->host : "none", status_name[status], rec.attempt,

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "dataplane/mta_sts.h"
 
 #define MAX_MX_HOSTS 8
 #define CACHE_BUCKETS 4096
@@ -81,6 +82,8 @@ struct lookup {
 	struct request req;
 	struct sl_dns_answer *answer;
 	int pending;
+	int mx_done;                 /* MX and address queries have ended */
+	int txt_pending;             /* the _mta-sts TXT query has not ended */
 	int tempfail;
 	char tempfail_error[384];
 	unsigned host_count;
@@ -150,7 +153,7 @@ int sl_dns_inbox_fd(const struct sl_dns_inbox *in)
 	return in->fd;
 }
 
-static void inbox_post(struct sl_dns_inbox *in, struct sl_dns_answer *a)
+void sl_dns_inbox_post(struct sl_dns_inbox *in, struct sl_dns_answer *a)
 {
 	uint64_t one = 1;
 
@@ -315,6 +318,15 @@ static void lower_ttl(struct lookup *l, uint32_t ttl)
 		l->answer->ttl_s = ttl;
 }
 
+static void post_lookup(struct lookup *l)
+{
+	cache_store(l->dns, &l->req, l->answer);
+	sl_dns_inbox_post(l->req.inbox, l->answer);
+	free(l);
+}
+
+/* The MX and address queries have ended: build the targets, and post
+ * the answer unless the TXT query still runs. */
 static void finish_lookup(struct lookup *l)
 {
 	struct sl_dns_answer *a = l->answer;
@@ -346,9 +358,54 @@ static void finish_lookup(struct lookup *l)
 	}
 	if (a->status != SL_DNS_OK)
 		a->ttl_s = 0;
-	cache_store(l->dns, &l->req, a);
-	inbox_post(l->req.inbox, a);
-	free(l);
+	l->mx_done = 1;
+	if (!l->txt_pending)
+		post_lookup(l);
+}
+
+/* The TXT answer of _mta-sts.DOMAIN: the id of its one STSv1 record.
+ * A failed query counts as no record (RFC 8461 section 5). */
+static void on_sts_txt(void *arg, int status, int timeouts, unsigned char *buf, int len)
+{
+	struct lookup *l = arg;
+	struct ares_txt_ext *txt = NULL;
+	char *records[16];
+	size_t count = 0;
+
+	(void)timeouts;
+	if (status == ARES_SUCCESS && ares_parse_txt_reply_ext(buf, len, &txt) == ARES_SUCCESS) {
+		for (struct ares_txt_ext *t = txt; t; t = t->next) {
+			if (t->record_start) {
+				if (count == sizeof(records) / sizeof(records[0]))
+					break;
+				records[count] = calloc(1, 1);
+				if (!records[count])
+					break;
+				count++;
+			}
+			if (count == 0)
+				continue;
+			/* The strings of one record are joined without spaces,
+			 * as for SPF (RFC 7208 section 3.3). */
+			size_t have = strlen(records[count - 1]);
+			char *joined = realloc(records[count - 1], have + t->length + 1);
+
+			if (!joined)
+				break;
+			memcpy(joined + have, t->txt, t->length);
+			joined[have + t->length] = '\0';
+			records[count - 1] = joined;
+		}
+		ares_free_data(txt);
+		if (sl_sts_txt_select((const char *const *)records, count, l->answer->sts_id) < 0)
+			l->answer->sts_id[0] = '\0';
+		lower_ttl(l, min_answer_ttl(buf, len, l->dns->cfg.max_ttl_s));
+	}
+	for (size_t i = 0; i < count; i++)
+		free(records[i]);
+	l->txt_pending = 0;
+	if (l->mx_done)
+		post_lookup(l);
 }
 
 static void addr_done(struct addr_query *q)
@@ -520,7 +577,7 @@ static void start_request(struct sl_dns *dns, struct request *r)
 		*a = (*e)->answer;
 		a->cookie = r->cookie;
 		a->ttl_s = (uint32_t)((*e)->expires - mono_seconds());
-		inbox_post(r->inbox, a);
+		sl_dns_inbox_post(r->inbox, a);
 		return;
 	}
 
@@ -541,6 +598,13 @@ static void start_request(struct sl_dns *dns, struct request *r)
 	l->req = *r;
 	l->answer = a;
 	if (r->kind == SL_DNS_MX) {
+		if (dns->cfg.mta_sts) {
+			char txt_name[SL_DNS_NAME_MAX + 16];
+
+			snprintf(txt_name, sizeof(txt_name), "_mta-sts.%s", r->name);
+			l->txt_pending = 1;
+			ares_query(dns->channel, txt_name, ns_c_in, ns_t_txt, on_sts_txt, l);
+		}
 		ares_query(dns->channel, r->name, ns_c_in, ns_t_mx, on_mx, l);
 		return;
 	}

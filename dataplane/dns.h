@@ -14,6 +14,11 @@
  * A host lookup (for static routes given by name) returns the addresses
  * of one host.
  *
+ * With mta_sts set, an MX lookup also queries the TXT record of
+ * _mta-sts.DOMAIN (RFC 8461 section 3.1) and returns the policy id of
+ * its one valid "v=STSv1" record in sts_id, or "" when there is none or
+ * the query failed.
+ *
  * Answers are cached on the service thread for their TTL (the lowest TTL
  * of the records used); failures that are final (NXDOMAIN, null MX, no
  * address) are cached for negative_ttl_s; temporary failures
@@ -32,6 +37,8 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "dataplane/mta_sts.h"
 
 #define SL_DNS_MAX_TARGETS 16
 #define SL_DNS_NAME_MAX 256
@@ -55,6 +62,7 @@ struct sl_dns_config {
 	uint32_t negative_ttl_s;
 	uint32_t max_ttl_s;      /* cap on cached TTLs */
 	uint16_t mx_port;        /* port of MX targets, 25 outside tests */
+	int mta_sts;             /* also query _mta-sts TXT records */
 };
 
 struct sl_dns_target {
@@ -72,6 +80,8 @@ struct sl_dns_answer {
 	char error[384];                /* what failed, for logs and DSNs */
 	uint32_t ttl_s;
 	uint64_t cookie;                /* the caller's, from sl_dns_submit() */
+	char sts_id[SL_STS_ID_MAX];     /* MTA-STS policy id from TXT, or "" */
+	int sts_done;                   /* the MTA-STS policy was fetched for this answer */
 	unsigned count;
 	struct sl_dns_target target[SL_DNS_MAX_TARGETS];
 };
@@ -94,6 +104,10 @@ int sl_dns_inbox_fd(const struct sl_dns_inbox *inbox);
  * Returns 0 or -ENOMEM. */
 int sl_dns_submit(struct sl_dns *dns, enum sl_dns_kind kind, const char *name,
 		  uint16_t port, uint64_t cookie, struct sl_dns_inbox *inbox);
+
+/* Append one answer to inbox, which then owns it (for a service thread
+ * that holds an answer back, such as the MTA-STS policy fetcher). */
+void sl_dns_inbox_post(struct sl_dns_inbox *inbox, struct sl_dns_answer *answer);
 
 /* Take every answer waiting in inbox (NULL when none). */
 struct sl_dns_answer *sl_dns_inbox_take(struct sl_dns_inbox *inbox);

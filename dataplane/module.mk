@@ -16,7 +16,7 @@ endif
 
 DATAPLANE_LIBS := sluice_fleet sluice_deliver sluice_dataplane sluice_ctllink sluice_throttle sluice_queue \
 	sluice_crypto sluice_config sluice_common
-DATAPLANE_LDLIBS := -lhiredis -lcares -luring -lisal -lfyaml -lssl -lcrypto -lpthread -ljansson -lrt
+DATAPLANE_LDLIBS := -lhiredis -lcares -luring -lisal -lfyaml -lssl -lcrypto -lpthread -ljansson -lrt -lcurl
 
 $(eval $(call add_library,sluice_dataplane,$(DATAPLANE_SRCS)))
 $(eval $(call add_program,sluiced,dataplane/main.c,$(DATAPLANE_LIBS),$(DATAPLANE_LDLIBS) $(DATAPLANE_ALLOC_LIBS)))

@@ -658,12 +658,18 @@ void sl_sched_conn_closed(struct sl_sched *s, struct sl_sched_dest *d)
 	mark_runnable(s, d);
 }
 
-void sl_sched_dest_down(struct sl_sched *s, struct sl_sched_dest *d, uint64_t now_ms,
-			const char *why)
+void sl_sched_dest_down_with(struct sl_sched *s, struct sl_sched_dest *d, uint64_t now_ms,
+			     const char *enhanced, const char *why)
 {
 	d->down_until_ms = now_ms + s->cfg.dest_down_ms;
 	sl_warn("delivery: destination %s down for %llu ms: %s", d->key,
 		(unsigned long long)s->cfg.dest_down_ms, why);
 	while (!list_empty(&d->ready))
-		defer_or_expire(s, d->ready.next, now_ms, "4.4.1", why);
+		defer_or_expire(s, d->ready.next, now_ms, enhanced, why);
+}
+
+void sl_sched_dest_down(struct sl_sched *s, struct sl_sched_dest *d, uint64_t now_ms,
+			const char *why)
+{
+	sl_sched_dest_down_with(s, d, now_ms, "4.4.1", why);
 }

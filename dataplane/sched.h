@@ -180,6 +180,10 @@ void sl_sched_conn_closed(struct sl_sched *s, struct sl_sched_dest *d);
 /* Every target of dest failed: defer its ready recipients and pause it. */
 void sl_sched_dest_down(struct sl_sched *s, struct sl_sched_dest *d, uint64_t now_ms,
 			const char *why);
+/* sl_sched_dest_down() that defers with enhanced status code enhanced
+ * (sl_sched_dest_down() uses 4.4.1). */
+void sl_sched_dest_down_with(struct sl_sched *s, struct sl_sched_dest *d, uint64_t now_ms,
+			     const char *enhanced, const char *why);
 
 /* A throttle holds dest until UNTIL_MS: it is not runnable before,
  * and sl_sched_advance() makes it runnable again after. */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 
 struct sl_tls {
@@ -75,6 +76,22 @@ struct sl_tls_ctx *sl_tls_client_ctx(char *err, size_t errlen)
 	return (struct sl_tls_ctx *)ctx;
 }
 
+struct sl_tls_ctx *sl_tls_client_verify_ctx(const char *ca_file, char *err, size_t errlen)
+{
+	struct sl_tls_ctx *ctx = sl_tls_client_ctx(err, errlen);
+	char why[256];
+
+	if (!ctx)
+		return NULL;
+	if (SSL_CTX_load_verify_locations((SSL_CTX *)ctx, ca_file, NULL) != 1) {
+		snprintf(err, errlen, "loading CA bundle %s failed: %s", ca_file,
+			 sl_tls_error(why, sizeof(why)));
+		SSL_CTX_free((SSL_CTX *)ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 void sl_tls_ctx_free(struct sl_tls_ctx *ctx)
 {
 	SSL_CTX_free((SSL_CTX *)ctx);
@@ -124,6 +141,29 @@ void sl_tls_free(struct sl_tls *tls)
 		return;
 	SSL_free(tls->ssl);	/* frees both BIOs */
 	free(tls);
+}
+
+int sl_tls_expect_host(struct sl_tls *tls, const char *host)
+{
+	SSL_set_hostflags(tls->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	return SSL_set1_host(tls->ssl, host) == 1 ? 0 : -ENOMEM;
+}
+
+int sl_tls_verify_peer(const struct sl_tls *tls, char *buf, size_t len)
+{
+	X509 *cert = SSL_get0_peer_certificate(tls->ssl);
+	long result;
+
+	if (!cert) {
+		snprintf(buf, len, "no server certificate");
+		return -EPROTO;
+	}
+	result = SSL_get_verify_result(tls->ssl);
+	if (result != X509_V_OK) {
+		snprintf(buf, len, "%s", X509_verify_cert_error_string(result));
+		return -EPROTO;
+	}
+	return 0;
 }
 
 int sl_tls_feed(struct sl_tls *tls, const uint8_t *data, size_t len)

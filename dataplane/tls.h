@@ -32,12 +32,23 @@ struct sl_tls_ctx *sl_tls_server_ctx(const char *cert_file, const char *key_file
 /* A client context for outbound STARTTLS: TLS 1.2 and later, no
  * certificate verification (opportunistic TLS, RFC 7435). */
 struct sl_tls_ctx *sl_tls_client_ctx(char *err, size_t errlen);
+/* A client context that loads the CAs of ca_file (PEM) for
+ * sl_tls_verify_peer(). The handshake itself never fails on the
+ * certificate, so that a policy in testing mode can still deliver. */
+struct sl_tls_ctx *sl_tls_client_verify_ctx(const char *ca_file, char *err, size_t errlen);
 void sl_tls_ctx_free(struct sl_tls_ctx *ctx);
 
 struct sl_tls *sl_tls_new(struct sl_tls_ctx *ctx);
 /* A client session; server_name goes in SNI when it is a host name. */
 struct sl_tls *sl_tls_new_client(struct sl_tls_ctx *ctx, const char *server_name);
 void sl_tls_free(struct sl_tls *tls);
+/* Check the peer's certificate against host during the handshake
+ * (PKIX, RFC 6125 names, a wildcard only as the whole leftmost label). */
+int sl_tls_expect_host(struct sl_tls *tls, const char *host);
+/* After the handshake: 0 when the peer's certificate verified against
+ * the context's CAs and the expected host, else -EPROTO with the reason
+ * in buf (for example "hostname mismatch"). */
+int sl_tls_verify_peer(const struct sl_tls *tls, char *buf, size_t len);
 
 int sl_tls_feed(struct sl_tls *tls, const uint8_t *data, size_t len);
 int sl_tls_handshake(struct sl_tls *tls);

@@ -27,6 +27,11 @@ static const struct sl_config_key delivery_keys[] = {
 	KEY(starttls_failure_ttl, SL_CONFIG_DURATION, 0, 7 * 24 * HOUR),
 	KEY(starttls_failure_hosts, SL_CONFIG_UINT, 1, 1000000),
 	KEY(tls_required, SL_CONFIG_STRING_LIST, 0, 0),
+	KEY(mta_sts, SL_CONFIG_STRING, 0, 0),
+	KEY(mta_sts_ca_file, SL_CONFIG_STRING, 0, 0),
+	KEY(mta_sts_policies, SL_CONFIG_UINT, 1, 1000000),
+	KEY(mta_sts_fetch_timeout, SL_CONFIG_DURATION, 100, 5 * MINUTE),
+	KEY(mta_sts_fetch_retry, SL_CONFIG_DURATION, 0, 24 * HOUR),
 	KEY(max_connections, SL_CONFIG_UINT, 1, 10000),
 	KEY(messages_per_connection, SL_CONFIG_UINT, 1, 1000000),
 	KEY(recipients_per_transaction, SL_CONFIG_UINT, 1, 1000),
@@ -58,6 +63,9 @@ static void delivery_defaults(void *data)
 	c->starttls = true;
 	c->starttls_failure_ttl = HOUR;
 	c->starttls_failure_hosts = 4096;
+	c->mta_sts_policies = 4096;
+	c->mta_sts_fetch_timeout = 10000;
+	c->mta_sts_fetch_retry = 5 * MINUTE;
 	c->max_connections = 20;
 	c->messages_per_connection = 100;
 	c->recipients_per_transaction = 100;
@@ -83,6 +91,10 @@ static int delivery_validate(struct sl_config_ctx *ctx, void *data)
 	if (c->retry_max < c->retry_initial)
 		return sl_config_fail(ctx, "retry_max", "shorter than retry_initial (%llu ms)",
 				      (unsigned long long)c->retry_initial);
+	if (c->mta_sts && strcmp(c->mta_sts, "enforce") != 0 && strcmp(c->mta_sts, "report") != 0 &&
+	    strcmp(c->mta_sts, "off") != 0)
+		return sl_config_fail(ctx, "mta_sts", "invalid value '%s': expected enforce, report "
+				      "or off", c->mta_sts);
 	for (size_t i = 0; i < c->routes.n; i++) {
 		const char *r = c->routes.v[i];
 

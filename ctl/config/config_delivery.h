@@ -22,6 +22,11 @@ struct sl_config_delivery {
 	uint64_t starttls_failure_ttl;     /* ms a host whose STARTTLS failed gets plaintext; 0: none */
 	uint64_t starttls_failure_hosts;   /* hosts remembered at most */
 	struct sl_config_strings tls_required;  /* domain patterns that get mail only over TLS */
+	char *mta_sts;                     /* "enforce" (NULL), "report" or "off" */
+	char *mta_sts_ca_file;             /* NULL: /etc/ssl/certs/ca-certificates.crt */
+	uint64_t mta_sts_policies;         /* domains whose policy is cached, at most */
+	uint64_t mta_sts_fetch_timeout;    /* ms for one policy fetch */
+	uint64_t mta_sts_fetch_retry;      /* ms before a failed fetch of one id is tried again */
 	uint64_t max_connections;          /* per destination and worker */
 	uint64_t messages_per_connection;
 	uint64_t recipients_per_transaction;

@@ -190,6 +190,7 @@ char *ctld_metrics_text(struct ctld *d)
 	counter(&t, "sluice_recipients_bounced_total", "Recipients bounced (5xx reply or maximum age).", s.bounced);
 	counter(&t, "sluice_throttled_attempts_total", "Delivery attempts held back by a throttle or suspension.", s.throttled);
 	counter(&t, "sluice_tls_fallbacks_total", "STARTTLS failures after which delivery went on in plaintext on a new connection.", s.tls_fallbacks);
+	counter(&t, "sluice_mta_sts_failures_total", "Delivery attempts that failed a domain's MTA-STS policy (in enforce or testing mode).", s.mta_sts_failures);
 	put(&t, "# HELP sluice_dkim_signatures_total DKIM signatures made, by algorithm.\n"
 		"# TYPE sluice_dkim_signatures_total counter\n"
 		"sluice_dkim_signatures_total{algorithm=\"rsa-sha256\"} %llu\n"

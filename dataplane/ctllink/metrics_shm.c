@@ -149,6 +149,7 @@ void sl_shm_totals(const struct sl_shm *shm, struct sl_shm_totals *out)
 			out->signatures[a] += atomic_load_explicit(&w->signatures[a], memory_order_relaxed);
 		out->connections += atomic_load_explicit(&w->connections, memory_order_relaxed);
 		out->tls_fallbacks += atomic_load_explicit(&w->tls_fallbacks, memory_order_relaxed);
+		out->mta_sts_failures += atomic_load_explicit(&w->mta_sts_failures, memory_order_relaxed);
 		out->flush_count += atomic_load_explicit(&w->flush_count, memory_order_relaxed);
 		out->flush_sum_us += atomic_load_explicit(&w->flush_sum_us, memory_order_relaxed);
 		for (a = 0; a <= SL_SHM_FLUSH_BUCKETS; a++)

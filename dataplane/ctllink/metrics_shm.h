@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #define SL_SHM_MAGIC 0x314d454349554c53ULL	/* "SLUICEM1", little-endian */
-#define SL_SHM_VERSION 3
+#define SL_SHM_VERSION 4
 #define SL_SHM_WORKERS_MAX 64
 #define SL_SHM_DESTS_MAX 256
 #define SL_SHM_DEST_NAME_MAX 128
@@ -55,6 +55,7 @@ struct sl_shm_worker {
 	_Atomic uint64_t signatures[SL_SHM_ALGS];
 	_Atomic int64_t connections;	/* open outbound connections (gauge) */
 	_Atomic uint64_t tls_fallbacks;	/* STARTTLS failures followed by a plaintext retry */
+	_Atomic uint64_t mta_sts_failures;	/* sessions or MX answers that failed an MTA-STS policy */
 	_Atomic uint64_t flush_count;
 	_Atomic uint64_t flush_sum_us;
 	_Atomic uint64_t flush_buckets[SL_SHM_FLUSH_BUCKETS + 1];
@@ -100,6 +101,7 @@ struct sl_shm_totals {
 	uint64_t signatures[SL_SHM_ALGS];
 	int64_t connections;
 	uint64_t tls_fallbacks;
+	uint64_t mta_sts_failures;
 	uint64_t flush_count, flush_sum_us;
 	uint64_t flush_buckets[SL_SHM_FLUSH_BUCKETS + 1];
 };

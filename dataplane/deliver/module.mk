@@ -6,7 +6,7 @@ DELIVER_SRCS := dataplane/smtp_client.c dataplane/dns.c dataplane/route.c \
 	dataplane/acct.c dataplane/dsn.c dataplane/sched.c \
 	dataplane/deliver_sign.c dataplane/deliver.c dataplane/deliver_outcome.c \
 	dataplane/deliver_throttle.c dataplane/deliver_ctlsign.c dataplane/tls_failures.c \
-	dataplane/mta_sts.c
+	dataplane/mta_sts.c dataplane/mta_sts_fetch.c dataplane/deliver_sts.c
 
 $(eval $(call add_library,sluice_deliver,$(DELIVER_SRCS)))
 $(eval $(call add_unit_test,test_smtp_client,tests/unit/test_smtp_client.c,sluice_deliver sluice_common,))

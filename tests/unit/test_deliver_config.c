@@ -94,12 +94,44 @@ static void invalid_values_named(void **s)
 	assert_non_null(strstr(err, "signing.keys"));
 }
 
+static void mta_sts_keys(void **s)
+{
+	struct sl_config *cfg = sl_config_defaults();
+	const struct sl_config_delivery *d = sl_config_delivery(cfg);
+	char err[512];
+
+	(void)s;
+	assert_null(d->mta_sts);          /* enforce published policies */
+	assert_null(d->mta_sts_ca_file);  /* the system bundle */
+	assert_int_equal(d->mta_sts_policies, 4096);
+	assert_int_equal(d->mta_sts_fetch_timeout, 10000);
+	sl_config_free(cfg);
+
+	cfg = NULL;
+	assert_int_equal(load("delivery:\n  mta_sts: report\n  mta_sts_ca_file: /tmp/ca.pem\n"
+			      "  mta_sts_policies: 10\n  mta_sts_fetch_timeout: 2s\n"
+			      "  mta_sts_fetch_retry: 1m\n", &cfg, err, sizeof(err)), 0);
+	d = sl_config_delivery(cfg);
+	assert_string_equal(d->mta_sts, "report");
+	assert_string_equal(d->mta_sts_ca_file, "/tmp/ca.pem");
+	assert_int_equal(d->mta_sts_policies, 10);
+	assert_int_equal(d->mta_sts_fetch_timeout, 2000);
+	assert_int_equal(d->mta_sts_fetch_retry, 60000);
+	sl_config_free(cfg);
+
+	cfg = NULL;
+	assert_int_not_equal(load("delivery:\n  mta_sts: always\n", &cfg, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "mta_sts"));
+	assert_non_null(strstr(err, "expected enforce, report or off"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(defaults_follow_rfc5321),
 		cmocka_unit_test(sections_parse),
 		cmocka_unit_test(invalid_values_named),
+		cmocka_unit_test(mta_sts_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
