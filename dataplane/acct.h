@@ -16,7 +16,7 @@
  * tls_failure is then the reason STARTTLS failed, else null.
  *
  * mta_sts is the MTA-STS policy mode applied to the attempt ("enforce"
- * or "testing"), null without a policy; mta_sts_failure says how the
+ * or "testing"), null without a policy. mta_sts_failure gives how the
  * attempt failed the policy (an MX host not in the policy, no STARTTLS,
  * a certificate that did not verify), else null.
  *

@@ -249,8 +249,8 @@ struct sl_tls *deliver_sts_tls_new(struct dconn *c);
 /* After c's handshake: returns false when enforce mode must end the
  * session because the certificate did not verify. */
 bool deliver_sts_check_peer(struct dconn *c);
-/* The accounting fields of an attempt on c (c may be NULL: then the
- * reply text tells whether the policy deferred the recipient). */
+/* The accounting fields of an attempt on c (c may be NULL, and then
+ * the reply text shows whether the policy deferred the recipient). */
 void deliver_sts_acct(const struct dconn *c, const char *reply_text, const char **mode,
 		      const char **failure);
 void deliver_sts_count_failure(struct deliver *d);

@@ -117,7 +117,7 @@ enum sl_sts_mode deliver_sts_policy(struct deliver *d, const struct sl_dns_answe
 	(void)d;
 	if (!sl_deliver_sts_cache)
 		return SL_STS_NONE;
-	/* After a fetch the cache holds its result, so this never fetches. */
+	/* After a fetch the cache contains its result, so this never fetches. */
 	if (sl_sts_cache_decide(sl_deliver_sts_cache, a->name, a->sts_id, deliver_now_ms(),
 				&cached) != SL_STS_ACTION_USE_CACHED)
 		return SL_STS_NONE;

@@ -12,7 +12,7 @@
  * This module does no I/O: dns.c queries the TXT record, mta_sts_fetch.c
  * fetches the policy file, deliver_sts.c applies the policy.
  *
- * Cache: an entry holds the last policy fetched for a domain with the TXT
+ * Cache: an entry contains the last policy fetched for a domain with the TXT
  * id it was fetched for, and expires max_age seconds after that fetch.
  * A failed fetch is remembered with the id it was tried for, so that the
  * same id is not fetched again before retry_ms has passed. The cache is
@@ -105,7 +105,7 @@ bool sl_sts_cache_get(struct sl_sts_cache *cache, const char *domain, struct sl_
 /* Decide for domain, whose TXT id is txt_id ("" when it has no usable
  * record); fills out when the action is SL_STS_ACTION_USE_CACHED. A
  * cached policy that has not expired is used when the TXT record is
- * missing or has the same id (RFC 8461 section 5.1); a new id is fetched
+ * missing or has the same id (RFC 8461 section 5.1). A new id is fetched
  * unless its fetch failed less than retry_ms ago. */
 enum sl_sts_action sl_sts_cache_decide(struct sl_sts_cache *cache, const char *domain,
 				       const char *txt_id, uint64_t now_ms,

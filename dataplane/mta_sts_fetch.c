@@ -366,10 +366,14 @@ struct sl_sts_fetcher *sl_sts_fetcher_start(const struct sl_sts_fetch_config *cf
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct sl_sts_fetcher *f = calloc(1, sizeof(*f));
-	unsigned want = cfg->threads < 1 ? 1 : cfg->threads > MAX_THREADS ? MAX_THREADS : cfg->threads;
+	unsigned want = cfg->threads;
 
 	if (!f)
 		return NULL;
+	if (want < 1)
+		want = 1;
+	if (want > MAX_THREADS)
+		want = MAX_THREADS;
 	pthread_once(&once, library_init);
 	f->cfg = *cfg;
 	snprintf(f->ca_file, sizeof(f->ca_file), "%s", cfg->ca_file);

@@ -1,7 +1,7 @@
 """HTTPS server for MTA-STS policy files in tests.
 
 Serves GET /.well-known/mta-sts.txt as text/plain from DIR/HOST.txt,
-where HOST is the request's Host header without a port, and answers 404
+where HOST is the request's Host header without a port, and returns 404
 for anything else. Each request is appended to DIR/requests.log as
 "HOST PATH STATUS". Run it in the test's network namespace:
 

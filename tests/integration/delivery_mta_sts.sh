@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# MTA-STS (RFC 8461) against real servers in a network namespace that
-# this test creates, so that the policy server can listen on port 443
-# and the exchangers on port 25 without touching the host:
+# MTA-STS (RFC 8461) against real servers. They run in a network
+# namespace that this test creates, so the policy server listens on
+# port 443 and the exchangers on port 25 without touching the host:
 #   dnsmasq on 127.0.0.1:53   MX, A and _mta-sts TXT records
 #   policy server 127.0.0.4   HTTPS, certificate for mta-sts.DOMAIN
 #   Postfix smtpd 127.0.0.2   STARTTLS, certificate for the MX names

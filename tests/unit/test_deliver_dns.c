@@ -57,7 +57,10 @@ static int start_dnsmasq(void **state)
 		      "--mx-host=mx.test,mx1.mx.test,10", "--mx-host=mx.test,mx2.mx.test,20",
 		      "--address=/mx1.mx.test/127.0.0.2", "--address=/mx2.mx.test/127.0.0.3",
 		      "--host-record=implicit.test,127.0.0.4", "--dns-rr=null.test,15,000000",
-		      "--mx-host=nohost.test,missing.test,5", (char *)NULL);
+		      "--mx-host=nohost.test,missing.test,5",
+		      "--txt-record=_mta-sts.mx.test,v=STSv1; id=abc123;",
+		      "--txt-record=_mta-sts.implicit.test,v=STSv1; id=1",
+		      "--txt-record=_mta-sts.implicit.test,v=STSv1; id=2", (char *)NULL);
 		_exit(127);
 	}
 	usleep(300 * 1000);
@@ -90,7 +93,7 @@ static struct sl_dns_answer *resolve(struct sl_dns *dns, struct sl_dns_inbox *in
 	return a;
 }
 
-static struct sl_dns *start_resolver(uint32_t timeout_ms)
+static struct sl_dns *start_resolver_with(uint32_t timeout_ms, int mta_sts)
 {
 	struct sl_dns_config cfg;
 
@@ -99,7 +102,13 @@ static struct sl_dns *start_resolver(uint32_t timeout_ms)
 	cfg.timeout_ms = timeout_ms;
 	cfg.tries = 1;
 	cfg.mx_port = 2500;
+	cfg.mta_sts = mta_sts;
 	return sl_dns_start(&cfg);
+}
+
+static struct sl_dns *start_resolver(uint32_t timeout_ms)
+{
+	return start_resolver_with(timeout_ms, 0);
 }
 
 static uint16_t port_of(const struct sl_dns_target *t)
@@ -197,12 +206,53 @@ static void dead_server_times_out(void **s)
 	sl_dns_inbox_free(in);
 }
 
+static void mta_sts_txt_ids(void **s)
+{
+	struct sl_dns_inbox *in = sl_dns_inbox_new();
+	struct sl_dns *dns = start_resolver_with(2000, 1);
+	struct sl_dns_answer *a;
+
+	(void)s;
+	assert_non_null(dns);
+	a = resolve(dns, in, SL_DNS_MX, "mx.test");
+	assert_int_equal(a->status, SL_DNS_OK);
+	assert_int_equal(a->count, 2);
+	assert_string_equal(a->sts_id, "abc123");
+	sl_dns_answer_free(a);
+
+	/* Two STSv1 records: no usable policy id. */
+	a = resolve(dns, in, SL_DNS_MX, "implicit.test");
+	assert_int_equal(a->status, SL_DNS_OK);
+	assert_string_equal(a->sts_id, "");
+	sl_dns_answer_free(a);
+
+	/* No TXT record (NXDOMAIN): no id, MX unaffected. */
+	a = resolve(dns, in, SL_DNS_MX, "nohost.test");
+	assert_string_equal(a->sts_id, "");
+	sl_dns_answer_free(a);
+
+	/* The cached answer keeps the id. */
+	a = resolve(dns, in, SL_DNS_MX, "mx.test");
+	assert_string_equal(a->sts_id, "abc123");
+	sl_dns_answer_free(a);
+	sl_dns_stop(dns);
+
+	/* Without mta_sts the TXT record is not queried. */
+	dns = start_resolver(2000);
+	a = resolve(dns, in, SL_DNS_MX, "mx.test");
+	assert_string_equal(a->sts_id, "");
+	sl_dns_answer_free(a);
+	sl_dns_stop(dns);
+	sl_dns_inbox_free(in);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(mx_in_preference_order),
 		cmocka_unit_test(implicit_null_and_missing),
 		cmocka_unit_test(dead_server_times_out),
+		cmocka_unit_test(mta_sts_txt_ids),
 	};
 
 	sl_log_init("test", SL_LOG_WARN);
