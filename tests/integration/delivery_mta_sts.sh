@@ -14,6 +14,9 @@
 #   notlisted.test  enforce, mx: pattern does not match its MX: deferred
 #   testing.test    testing, MX on .3: delivered, failure recorded
 #   plain.test      no TXT record: opportunistic delivery, no policy
+#   nopolicy.test   TXT record, but the policy file is missing (404):
+#                   opportunistic delivery, no policy
+#   none.test       mode none: opportunistic delivery, no policy
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/delivery/lib.sh"
 
@@ -58,7 +61,7 @@ leaf() {   # leaf NAME SAN-LIST
 }
 leaf mx mx.enforce.test,mx.notlisted.test
 leaf wrong wrong.example
-leaf policy mta-sts.badcert.test,mta-sts.enforce.test,mta-sts.notlisted.test,mta-sts.testing.test
+leaf policy mta-sts.badcert.test,mta-sts.enforce.test,mta-sts.notlisted.test,mta-sts.testing.test,mta-sts.nopolicy.test,mta-sts.none.test
 check "test certificates made" test -s "$pki/mx.pem" -a -s "$pki/wrong.pem" -a -s "$pki/policy.pem"
 chmod 0644 "$pki"/*.pem
 chmod 0755 "$pki"
@@ -73,10 +76,14 @@ ip netns exec "$ns" /usr/sbin/dnsmasq --keep-in-foreground --port=53 --listen-ad
 	--mx-host=enforce.test,mx.enforce.test,10 --mx-host=notlisted.test,mx.notlisted.test,10 \
 	--mx-host=badcert.test,mx.badcert.test,10 --mx-host=testing.test,mx.testing.test,10 \
 	--mx-host=plain.test,mx.plain.test,10 \
+	--host-record=mx.nopolicy.test,127.0.0.3 --mx-host=nopolicy.test,mx.nopolicy.test,10 \
+	--host-record=mx.none.test,127.0.0.3 --mx-host=none.test,mx.none.test,10 \
+	--host-record=mta-sts.nopolicy.test,127.0.0.4 --host-record=mta-sts.none.test,127.0.0.4 \
 	--host-record=mta-sts.enforce.test,127.0.0.4 --host-record=mta-sts.notlisted.test,127.0.0.4 \
 	--host-record=mta-sts.badcert.test,127.0.0.4 --host-record=mta-sts.testing.test,127.0.0.4 \
 	"$(txt enforce.test e1)" "$(txt notlisted.test n1)" "$(txt badcert.test b1)" \
-	"$(txt testing.test t1)" 2>"$dir/dnsmasq.log" &
+	"$(txt testing.test t1)" "$(txt nopolicy.test p1)" "$(txt none.test z1)" \
+	2>"$dir/dnsmasq.log" &
 on_exit_kill $!
 
 # Policies.
@@ -94,6 +101,7 @@ policy enforce.test enforce mx.enforce.test '*.backup.test'
 policy badcert.test enforce mx.badcert.test
 policy notlisted.test enforce mx.other.test
 policy testing.test testing '*.testing.test'
+policy none.test none
 ip netns exec "$ns" "$PY" "$TOP/tests/delivery/sts_policy_server.py" --listen 127.0.0.4 --port 443 \
 	--cert "$pki/policy.pem" --key "$pki/policy.key" --dir "$dir/policies" \
 	2>"$dir/policy_server.log" &
@@ -111,7 +119,8 @@ mail_owner = postfix
 setgid_group = postdrop
 myhostname = mx.sts.test
 mydestination =
-relay_domains = enforce.test, notlisted.test, badcert.test, testing.test, plain.test
+relay_domains = enforce.test, notlisted.test, badcert.test, testing.test, plain.test,
+	nopolicy.test, none.test
 mynetworks = 127.0.0.0/8
 inet_interfaces = all
 inet_protocols = ipv4
@@ -224,12 +233,14 @@ check_eq "badcert: postfix holds nothing" 0 "$(held badcert.test)"
 check_eq "badcert: no plaintext fallback counted" 0 "$(metric sluice_tls_fallbacks_total)"
 
 # 2. The other domains.
-for d in enforce.test notlisted.test testing.test plain.test; do
+for d in enforce.test notlisted.test testing.test plain.test nopolicy.test none.test; do
 	check_eq "$d: message accepted" 1 "$(send $d)"
 done
 wait_record u@enforce.test delivered
 wait_record u@testing.test delivered
 wait_record u@plain.test delivered
+wait_record u@nopolicy.test delivered
+wait_record u@none.test delivered
 wait_record u@notlisted.test deferred
 
 check_eq "enforce: delivered" 1 "$(acct_count "$dir" delivered recipient=u@enforce.test)"
@@ -256,9 +267,18 @@ check_eq "no TXT: no policy recorded" None "$(field u@plain.test delivered mta_s
 check_eq "no TXT: opportunistic TLS" TLSv1.3 "$(field u@plain.test delivered tls)"
 check_eq "no TXT: postfix holds it" 1 "$(held plain.test)"
 
+for d in nopolicy none; do
+	check_eq "$d: delivered" 1 "$(acct_count "$dir" delivered recipient=u@$d.test)"
+	check_eq "$d: no policy recorded" None "$(field u@$d.test delivered mta_sts)"
+	check_eq "$d: opportunistic TLS" TLSv1.3 "$(field u@$d.test delivered tls)"
+done
+check_eq "nopolicy: the fetch got 404" 1 "$(grep -c '^mta-sts.nopolicy.test .* 404$' "$dir/policies/requests.log")"
+check "nopolicy: sluiced logs the failed fetch" grep -q \
+	'policy of nopolicy.test (id=p1) not fetched: HTTP status 404' "$dir/sluiced.log"
+
 # badcert (1), notlisted (1) and testing (1) failed their policies.
 check_eq "sluice_mta_sts_failures_total" 3 "$(metric sluice_mta_sts_failures_total)"
-check_eq "each policy fetched once" "4" "$(grep -c ' 200$' "$dir/policies/requests.log")"
+check_eq "each policy fetched once" 5 "$(grep -c ' 200$' "$dir/policies/requests.log")"
 check_eq "no policy request for plain.test" 0 "$(grep -c plain "$dir/policies/requests.log")"
 
 in_ns postfix -c "$pf/conf" stop >/dev/null 2>&1
