@@ -208,6 +208,7 @@ void sl_acct_record(const struct sl_acct_record *r)
 		put_str(&b, r->dkim[i]);
 	}
 	put_raw(&b, "]", 1);
+	put_field(&b, "transfer", r->transfer);
 	put_uint(&b, "code", (uint64_t)(r->code > 0 ? r->code : 0));
 	put_field(&b, "enhanced", r->enhanced && r->enhanced[0] ? r->enhanced : NULL);
 	put_field(&b, "reply", r->reply);

@@ -6,7 +6,8 @@
  * ("delivered", "deferred", "bounced"), attempt, mx, address, egress,
  * tls ("TLSv1.3" or "none"), cipher, tls_fallback, tls_failure, mta_sts,
  * mta_sts_failure, dkim
- * (selectors as "s=SEL d=DOMAIN" strings), code, enhanced, reply,
+ * (selectors as "s=SEL d=DOMAIN" strings), transfer ("bdat" or "data"
+ * when the content went out, else null), code, enhanced, reply,
  * delay_ms (since arrival), connect_ms and attempt_ms (this attempt's
  * timings), dsn (1 when a bounce notice was queued).
  *
@@ -47,6 +48,7 @@ struct sl_acct_record {
 	const char *tls_failure;   /* NULL, or how STARTTLS failed */
 	const char *mta_sts;       /* NULL, "enforce" or "testing" */
 	const char *mta_sts_failure;  /* NULL, or how the attempt failed the policy */
+	const char *transfer;      /* "bdat", "data", or NULL when no content went out */
 	const char *const *dkim;   /* selectors used, dkim_count entries */
 	unsigned dkim_count;
 	int code;                  /* SMTP reply code, 0 when none */

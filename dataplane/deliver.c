@@ -1184,6 +1184,7 @@ static int deliver_init(struct sl_worker *w, void **state)
 		.helo_name = d->helo_name,
 		.tls = d->cfg->starttls && sl_deliver_tls_ctx ? SL_SMTPC_TLS_OPPORTUNISTIC
 							      : SL_SMTPC_TLS_NONE,
+		.chunking = d->cfg->chunking,
 		.timeouts = {
 			.greeting_ms = (uint32_t)d->cfg->greeting_timeout,
 			.command_ms = (uint32_t)d->cfg->command_timeout,

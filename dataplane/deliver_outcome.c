@@ -314,6 +314,8 @@ static void account(struct dconn *c, struct drcpt *r, int status,
 			dkim[i] = c->sign.selectors[i];
 		rec.dkim = dkim;
 		rec.dkim_count = c->sign.signatures < 2 ? c->sign.signatures : 2;
+		if (c->txn_submitted && c->txn.content_sent)
+			rec.transfer = c->txn.chunked ? "bdat" : "data";
 	}
 	deliver_sts_acct(c, reply ? reply->text : NULL, &rec.mta_sts, &rec.mta_sts_failure);
 	sl_acct_record(&rec);

@@ -8,6 +8,12 @@
  * recipient, DATA. With PIPELINING all of them are written at once,
  * otherwise each command is written after the previous reply.
  *
+ * With BDAT, ST_TXN covers MAIL and RCPT only (the first chunk may follow
+ * them in the pipeline), and ST_BDAT counts the chunks written against
+ * their replies: the server answers every BDAT command, also the ones it
+ * discards after a failed chunk, so the transaction ends when every
+ * written chunk has its reply.
+ *
  * Callbacks may call sl_smtpc_submit() or sl_smtpc_quit() but must not
  * free the engine; the caller frees it after sl_smtpc_input() (or the
  * other entry points) return and sl_smtpc_is_closed() is true.
@@ -22,7 +28,7 @@
 #include <string.h>
 
 #define LINE_MAX_BYTES 2048          /* longer reply lines are cut */
-#define CONTENT_CHUNK (64 * 1024)    /* content bytes prepared per refill */
+#define CONTENT_CHUNK (64 * 1024)    /* content bytes prepared per refill, and per BDAT chunk */
 
 enum state {
 	ST_GREETING,
@@ -34,6 +40,7 @@ enum state {
 	ST_TXN,        /* waiting for MAIL, RCPT and DATA replies */
 	ST_CONTENT,    /* sending the message content */
 	ST_DATA_END,   /* waiting for the reply to the final "." */
+	ST_BDAT,       /* writing BDAT chunks and waiting for their replies */
 	ST_RSET,
 	ST_QUIT,
 	ST_CLOSED,
@@ -80,6 +87,16 @@ struct sl_smtpc {
 	int prev_cr;
 	int content_finished;
 
+	/* BDAT transfer of the current transaction. */
+	int chunking;             /* this transaction sends BDAT, not DATA */
+	int add_crlf;             /* content lacks its final CRLF: send one */
+	size_t content_total;     /* bytes to send, with the added CRLF */
+	size_t content_written;   /* bytes written into chunks so far */
+	size_t chunks_written;
+	size_t chunk_replies;
+	int last_written;         /* the BDAT ... LAST chunk is written */
+	int chunks_stopped;       /* write no more chunks: one failed or no RCPT was accepted */
+
 	struct outbuf out;
 };
 
@@ -92,6 +109,7 @@ static void on_starttls(struct sl_smtpc *c, uint64_t now);
 static void on_unexpected(struct sl_smtpc *c, uint64_t now);
 static void on_txn(struct sl_smtpc *c, uint64_t now);
 static void on_data_end(struct sl_smtpc *c, uint64_t now);
+static void on_bdat(struct sl_smtpc *c, uint64_t now);
 static void on_rset(struct sl_smtpc *c, uint64_t now);
 static void on_quit(struct sl_smtpc *c, uint64_t now);
 
@@ -105,6 +123,7 @@ static const reply_handler state_table[ST_COUNT] = {
 	[ST_TXN] = on_txn,
 	[ST_CONTENT] = on_unexpected,
 	[ST_DATA_END] = on_data_end,
+	[ST_BDAT] = on_bdat,
 	[ST_RSET] = on_rset,
 	[ST_QUIT] = on_quit,
 	[ST_CLOSED] = NULL,
@@ -479,6 +498,10 @@ static void fail_unsent(struct sl_smtpc *c, int code, const char *enhanced,
 		c->cb.ready(c->ctx);
 }
 
+static void start_chunking(struct sl_smtpc *c);
+static void write_chunk(struct sl_smtpc *c);
+static void enter_bdat(struct sl_smtpc *c, uint64_t now);
+
 int sl_smtpc_submit(struct sl_smtpc *c, struct sl_smtpc_txn *t, uint64_t now_ms)
 {
 	if (c->state != ST_READY || c->txn)
@@ -491,6 +514,7 @@ int sl_smtpc_submit(struct sl_smtpc *c, struct sl_smtpc_txn *t, uint64_t now_ms)
 	c->dot_only = 0;
 	t->accepted = 0;
 	t->content_sent = 0;
+	t->chunked = 0;
 	memset(&t->data_reply, 0, sizeof(t->data_reply));
 	for (size_t i = 0; i < t->rcpt_count; i++)
 		memset(&t->rcpt_reply[i], 0, sizeof(t->rcpt_reply[i]));
@@ -508,7 +532,14 @@ int sl_smtpc_submit(struct sl_smtpc *c, struct sl_smtpc_txn *t, uint64_t now_ms)
 		return 0;
 	}
 
-	if (c->caps & SL_SMTPC_CAP_PIPELINING) {
+	start_chunking(c);
+	if (c->chunking && (c->caps & SL_SMTPC_CAP_PIPELINING)) {
+		/* RFC 3030 section 4.2 lets the first chunk follow RCPT in
+		 * the pipeline, which saves a round trip. */
+		for (size_t i = 0; i <= t->rcpt_count; i++)
+			write_command(c, i);
+		write_chunk(c);
+	} else if (c->caps & SL_SMTPC_CAP_PIPELINING) {
 		for (size_t i = 0; i <= t->rcpt_count + 1; i++)
 			write_command(c, i);
 	} else {
@@ -520,6 +551,7 @@ int sl_smtpc_submit(struct sl_smtpc *c, struct sl_smtpc_txn *t, uint64_t now_ms)
 
 static void start_content(struct sl_smtpc *c, uint64_t now);
 static void send_rset(struct sl_smtpc *c, uint64_t now);
+static void fill_chunks(struct sl_smtpc *c, uint64_t now);
 
 static void on_mail_reply(struct sl_smtpc *c)
 {
@@ -579,6 +611,10 @@ static void advance_unpipelined(struct sl_smtpc *c, uint64_t now)
 		send_rset(c, now);
 		return;
 	}
+	if (c->chunking && next == t->rcpt_count + 1) {
+		enter_bdat(c, now);
+		return;
+	}
 	write_command(c, next);
 	set_wait(c, ST_TXN, next == t->rcpt_count + 1 ? c->config.timeouts.data_init_ms
 						       : c->config.timeouts.command_ms, now);
@@ -600,6 +636,10 @@ static void on_txn(struct sl_smtpc *c, uint64_t now)
 
 	if (!(c->caps & SL_SMTPC_CAP_PIPELINING)) {
 		advance_unpipelined(c, now);
+		return;
+	}
+	if (c->chunking && c->next_reply == t->rcpt_count + 1) {
+		enter_bdat(c, now);
 		return;
 	}
 	/* The DATA reply is next: its wait is the DATA initiation timeout. */
@@ -690,6 +730,171 @@ static void start_content(struct sl_smtpc *c, uint64_t now)
 	c->content_finished = 0;
 	set_wait(c, ST_CONTENT, c->config.timeouts.data_block_ms, now);
 	fill_content(c, now);
+}
+
+/*
+ * BDAT (RFC 3030): the content goes out as given, in chunks of at most
+ * CONTENT_CHUNK bytes, with neither dot-stuffing nor a scan of the lines.
+ * The caller's content must therefore already use CRLF line ends, as
+ * every spooled message does (accept rejects bare CR and LF). Only a
+ * missing CRLF at the very end is added, as the DATA path does.
+ */
+static void start_chunking(struct sl_smtpc *c)
+{
+	struct sl_smtpc_txn *t = c->txn;
+	char tail[2] = { 0, 0 };
+	size_t have = 0;
+
+	c->chunking = c->config.chunking && (c->caps & SL_SMTPC_CAP_CHUNKING);
+	c->content_total = 0;
+	c->content_written = 0;
+	c->chunks_written = 0;
+	c->chunk_replies = 0;
+	c->last_written = 0;
+	c->chunks_stopped = 0;
+	c->body_iov = 0;
+	c->body_off = 0;
+	c->add_crlf = 0;
+	if (!c->chunking)
+		return;
+	t->chunked = 1;
+
+	/* The last two content bytes, which may sit in different iovecs. */
+	for (size_t i = t->body_count; i-- > 0 && have < 2;) {
+		const char *b = t->body[i].iov_base;
+
+		for (size_t j = t->body[i].iov_len; j-- > 0 && have < 2;)
+			tail[1 - have++] = b[j];
+	}
+	for (size_t i = 0; i < t->body_count; i++)
+		c->content_total += t->body[i].iov_len;
+	if (c->content_total > 0 && !(have == 2 && tail[0] == '\r' && tail[1] == '\n')) {
+		c->add_crlf = 1;
+		c->content_total += 2;
+	}
+}
+
+/* Copy the next n content bytes into the output. */
+static void copy_content(struct sl_smtpc *c, size_t n)
+{
+	static const char crlf[2] = { '\r', '\n' };
+	struct sl_smtpc_txn *t = c->txn;
+	size_t pos = c->content_written;
+
+	while (n > 0 && c->body_iov < t->body_count) {
+		const struct iovec *v = &t->body[c->body_iov];
+		size_t left = v->iov_len - c->body_off;
+		size_t k = left < n ? left : n;
+
+		out_write(&c->out, (const char *)v->iov_base + c->body_off, k);
+		c->body_off += k;
+		pos += k;
+		n -= k;
+		if (c->body_off == v->iov_len) {
+			c->body_iov++;
+			c->body_off = 0;
+		}
+	}
+	/* The rest is the added CRLF, which two chunks may share. */
+	if (n > 0)
+		out_write(&c->out, crlf + (pos - (c->content_total - 2)), n);
+}
+
+static void write_chunk(struct sl_smtpc *c)
+{
+	size_t left = c->content_total - c->content_written;
+	size_t n = left < CONTENT_CHUNK ? left : CONTENT_CHUNK;
+
+	if (n == left)
+		out_printf(&c->out, "BDAT %zu LAST\r\n", n);
+	else
+		out_printf(&c->out, "BDAT %zu\r\n", n);
+	copy_content(c, n);
+	c->content_written += n;
+	c->chunks_written++;
+	if (n == left) {
+		c->last_written = 1;
+		c->txn->content_sent = 1;
+	}
+}
+
+/* Write the next chunk when the server may take it: after a failed chunk
+ * none (RFC 3030 section 4.2), without PIPELINING only after the previous
+ * chunk's reply, with PIPELINING whenever the output runs low. */
+static void fill_chunks(struct sl_smtpc *c, uint64_t now)
+{
+	if (!c->last_written && !c->chunks_stopped) {
+		int pipelined = (c->caps & SL_SMTPC_CAP_PIPELINING) != 0;
+
+		if (pipelined ? out_pending(&c->out) < CONTENT_CHUNK / 2
+			      : c->chunk_replies == c->chunks_written)
+			write_chunk(c);
+	}
+	c->deadline = now + (c->last_written ? c->config.timeouts.data_end_ms
+					     : c->config.timeouts.data_block_ms);
+}
+
+/* End the transaction once every written chunk has its reply. */
+static void end_bdat(struct sl_smtpc *c, uint64_t now)
+{
+	finish_txn(c);
+	if (c->chunks_stopped) {
+		send_rset(c, now);
+		return;
+	}
+	become_ready(c, now);
+}
+
+/* Every RCPT reply is in. With no recipient accepted, only a pipelined
+ * first chunk went out, and its reply is awaited before RSET. */
+static void enter_bdat(struct sl_smtpc *c, uint64_t now)
+{
+	if (c->mail_failed || c->txn->accepted == 0)
+		c->chunks_stopped = 1;
+	c->state = ST_BDAT;
+	if (c->chunks_stopped && c->chunk_replies == c->chunks_written) {
+		end_bdat(c, now);
+		return;
+	}
+	fill_chunks(c, now);
+}
+
+/* Give the accepted recipients the reply that ends the content. */
+static void reply_to_accepted(struct sl_smtpc *c)
+{
+	struct sl_smtpc_txn *t = c->txn;
+
+	if (c->mail_failed || t->accepted == 0)
+		return;
+	t->data_reply = c->reply;
+	for (size_t i = 0; i < t->rcpt_count; i++)
+		if (t->rcpt_reply[i].code / 100 == 2)
+			t->rcpt_reply[i] = c->reply;
+	if (c->reply.code / 100 != 2)
+		t->accepted = 0;
+}
+
+static void on_bdat(struct sl_smtpc *c, uint64_t now)
+{
+	if (c->chunk_replies == c->chunks_written) {
+		on_unexpected(c, now);
+		return;
+	}
+	c->chunk_replies++;
+	if (c->reply.code / 100 != 2 && !c->chunks_stopped) {
+		/* A failed chunk fails the transaction; chunks already in the
+		 * pipeline are discarded by the server but still answered. */
+		reply_to_accepted(c);
+		c->chunks_stopped = 1;
+	} else if (c->last_written && !c->chunks_stopped &&
+		   c->chunk_replies == c->chunks_written) {
+		reply_to_accepted(c);
+	}
+	if (c->chunk_replies == c->chunks_written && (c->chunks_stopped || c->last_written)) {
+		end_bdat(c, now);
+		return;
+	}
+	fill_chunks(c, now);
 }
 
 static void on_data_end(struct sl_smtpc *c, uint64_t now)
@@ -883,6 +1088,8 @@ void sl_smtpc_output_done(struct sl_smtpc *c, size_t n, uint64_t now_ms)
 			fill_content(c, now_ms);
 	} else if (c->state == ST_DATA_END && n > 0) {
 		c->deadline = now_ms + c->config.timeouts.data_end_ms;
+	} else if (c->state == ST_BDAT) {
+		fill_chunks(c, now_ms);
 	}
 }
 
@@ -913,6 +1120,7 @@ void sl_smtpc_timeout(struct sl_smtpc *c, uint64_t now_ms)
 		[ST_STARTTLS] = "STARTTLS", [ST_TLS_HANDSHAKE] = "TLS handshake",
 		[ST_READY] = "idle", [ST_TXN] = "MAIL/RCPT/DATA",
 		[ST_CONTENT] = "message content", [ST_DATA_END] = "end of data",
+		[ST_BDAT] = "BDAT",
 		[ST_RSET] = "RSET", [ST_QUIT] = "QUIT",
 	};
 	char text[SL_SMTP_TEXT_MAX];

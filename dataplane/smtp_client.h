@@ -27,6 +27,16 @@
  * server offers it. The message is dot-stuffed on the fly and every bare
  * CR or LF goes out as CRLF.
  *
+ * BDAT (RFC 3030) replaces DATA when config.chunking is set and the server
+ * offers CHUNKING: the content goes out byte for byte in chunks of at most
+ * 64 KiB, the last one as "BDAT n LAST", without dot-stuffing or line
+ * conversion, so it must already use CRLF line ends (a missing final CRLF
+ * is added). With PIPELINING the first chunk follows RCPT in the
+ * pipeline and later chunks are written without waiting for replies;
+ * without it each chunk waits for the previous reply. When no recipient
+ * is accepted no further chunk is sent, and after a failed chunk none
+ * either: the replies of the chunks already written are read, then RSET.
+ *
  * A 421 reply, a malformed reply, a timeout or a lost connection end the
  * session: every recipient without a final result gets a 4xx result made
  * by the engine (so it is deferred) and the closed callback fires.
@@ -40,7 +50,7 @@
  * to must stay valid until the txn_done callback for it returns. Results
  * are written into txn->rcpt_reply[] and txn->data_reply.
  *
- * Limits: no CHUNKING/BDAT use yet (the capability is parsed); no AUTH.
+ * Limits: no BINARYMIME; no AUTH.
  */
 #ifndef SLUICE_DATAPLANE_SMTP_CLIENT_H
 #define SLUICE_DATAPLANE_SMTP_CLIENT_H
@@ -74,8 +84,8 @@ struct sl_smtpc_timeouts {
 	uint32_t greeting_ms;   /* initial 220: 5 min */
 	uint32_t command_ms;    /* EHLO, MAIL, RCPT, RSET, STARTTLS: 5 min */
 	uint32_t data_init_ms;  /* reply to DATA: 2 min */
-	uint32_t data_block_ms; /* progress while sending content: 3 min */
-	uint32_t data_end_ms;   /* reply to the final ".": 10 min */
+	uint32_t data_block_ms; /* progress while sending content, BDAT replies: 3 min */
+	uint32_t data_end_ms;   /* reply to the final "." or BDAT LAST: 10 min */
 };
 
 /*
@@ -97,6 +107,7 @@ struct sl_smtpc_txn {
 	struct sl_smtp_reply data_reply;   /* MAIL failure, DATA or final "." reply */
 	size_t accepted;                   /* recipients with a 2xx to RCPT */
 	uint8_t content_sent;              /* the message content went out */
+	uint8_t chunked;                   /* content sent (or to be sent) with BDAT, not DATA */
 };
 
 struct sl_smtpc_callbacks {
@@ -120,6 +131,7 @@ enum sl_smtpc_tls_mode {
 struct sl_smtpc_config {
 	const char *helo_name;
 	enum sl_smtpc_tls_mode tls;
+	uint8_t chunking;             /* send BDAT when the server offers CHUNKING */
 	struct sl_smtpc_timeouts timeouts;
 };
 

@@ -35,6 +35,7 @@ static const struct sl_config_key delivery_keys[] = {
 	KEY(max_connections, SL_CONFIG_UINT, 1, 10000),
 	KEY(messages_per_connection, SL_CONFIG_UINT, 1, 1000000),
 	KEY(recipients_per_transaction, SL_CONFIG_UINT, 1, 1000),
+	KEY(chunking, SL_CONFIG_BOOL, 0, 0),
 	KEY(idle_timeout, SL_CONFIG_DURATION, 0, HOUR),
 	KEY(connect_timeout, SL_CONFIG_DURATION, 100, 10 * MINUTE),
 	KEY(greeting_timeout, SL_CONFIG_DURATION, 100, HOUR),
@@ -69,6 +70,7 @@ static void delivery_defaults(void *data)
 	c->max_connections = 20;
 	c->messages_per_connection = 100;
 	c->recipients_per_transaction = 100;
+	c->chunking = true;
 	c->idle_timeout = 10000;
 	c->connect_timeout = 30000;
 	/* RFC 5321 section 4.5.3.2 minimums. */

@@ -30,6 +30,7 @@ struct sl_config_delivery {
 	uint64_t max_connections;          /* per destination and worker */
 	uint64_t messages_per_connection;
 	uint64_t recipients_per_transaction;
+	bool chunking;                     /* BDAT when the server offers CHUNKING, else DATA */
 	uint64_t idle_timeout;             /* ms an idle connection is kept */
 	uint64_t connect_timeout;          /* ms */
 	uint64_t greeting_timeout;         /* ms, RFC 5321 4.5.3.2.1: 5 min */

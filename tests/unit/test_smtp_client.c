@@ -604,6 +604,555 @@ static void data_reply_4xx_defers(void **s)
 	sl_smtpc_free(h.c);
 }
 
+/* BDAT (RFC 3030). */
+
+#define EHLO_CHUNKING "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10000000\r\n" \
+		      "250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n"
+#define EHLO_CHUNKING_UNPIPELINED "250-mx.test\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+
+static void harness_init_chunking(struct harness *h, int bytewise, int chunking)
+{
+	struct sl_smtpc_config cfg = {
+		.helo_name = "mta.example", .tls = SL_SMTPC_TLS_NONE, .chunking = (uint8_t)chunking,
+	};
+
+	memset(h, 0, sizeof(*h));
+	sl_smtpc_default_timeouts(&cfg.timeouts);
+	h->bytewise = bytewise;
+	h->now = 1000;
+	h->c = sl_smtpc_new(&cfg, &callbacks, h, h->now);
+	assert_non_null(h->c);
+}
+
+/* Output of any size: take at most max bytes (all when max is 0). */
+struct taken {
+	char *data;
+	size_t len;
+};
+
+static struct taken take_out(struct harness *h, size_t max)
+{
+	struct taken t = { NULL, 0 };
+	const char *data;
+	size_t n;
+
+	while ((n = sl_smtpc_output(h->c, &data)) > 0 && (max == 0 || t.len < max)) {
+		if (max && n > max - t.len)
+			n = max - t.len;
+		t.data = realloc(t.data, t.len + n + 1);
+		assert_non_null(t.data);
+		memcpy(t.data + t.len, data, n);
+		t.len += n;
+		t.data[t.len] = '\0';
+		sl_smtpc_output_done(h->c, n, h->now);
+	}
+	if (!t.data)
+		t.data = calloc(1, 1);
+	return t;
+}
+
+/* Split BDAT commands from their chunks: the payloads are appended to
+ * content, and the chunk count is returned. *last is 1 when the final
+ * chunk carried LAST. Bytes before the first BDAT are skipped in skip. */
+static size_t parse_bdat(const char *out, size_t len, size_t skip, char *content,
+			 size_t *content_len, int *last)
+{
+	size_t pos = skip, chunks = 0;
+
+	*content_len = 0;
+	*last = 0;
+	while (pos < len) {
+		unsigned long n;
+		int used = 0;
+		char word[8] = "";
+
+		assert_false(*last);
+		assert_true(sscanf(out + pos, "BDAT %lu%n", &n, &used) == 1);
+		pos += (size_t)used;
+		if (strncmp(out + pos, " LAST", 5) == 0) {
+			*last = 1;
+			pos += 5;
+		}
+		(void)word;
+		assert_memory_equal(out + pos, "\r\n", 2);
+		pos += 2;
+		assert_true(pos + n <= len);
+		memcpy(content + *content_len, out + pos, n);
+		*content_len += n;
+		pos += n;
+		chunks++;
+	}
+	return chunks;
+}
+
+static const char dotted_body[] =
+	"Subject: dots\r\n\r\n.leading dot\r\n..two dots\r\n.\r\n"
+	"\r\n.\r\nlast line\r\n";
+
+static void run_bdat_pipelined(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+	const char *headers = "DKIM-Signature: v=1; d=a.test\r\n";
+	char expected[512];
+
+	harness_init_chunking(&h, bytewise, 1);
+	start_session(&h, EHLO_CHUNKING);
+	assert_true(sl_smtpc_caps(h.c) & SL_SMTPC_CAP_CHUNKING);
+	txn_init(&f, headers, dotted_body);
+	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
+	snprintf(expected, sizeof(expected),
+		 "MAIL FROM:<bounce@sender.test> SIZE=%zu\r\n"
+		 "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n"
+		 "BDAT %zu LAST\r\n%s%s", f.t.size, f.t.size, headers, dotted_body);
+	expect_out(&h, expected);
+	feed(&h, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n");
+	assert_int_equal(h.done_calls, 0);
+	expect_out(&h, "");
+	feed(&h, "250 2.0.0 queued as B\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.t.accepted, 2);
+	assert_int_equal(f.t.chunked, 1);
+	assert_int_equal(f.t.content_sent, 1);
+	assert_int_equal(f.replies[0].code, 250);
+	assert_string_equal(f.replies[0].text, "queued as B");
+	assert_int_equal(f.replies[1].code, 250);
+	assert_int_equal(f.t.data_reply.code, 250);
+	assert_int_equal(h.ready_calls, 2);
+	assert_true(sl_smtpc_is_ready(h.c));
+
+	/* A second transaction on the same session starts afresh. */
+	txn_init(&f, "", "x\r\n");
+	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nBDAT 3 LAST\r\nx\r\n");
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n");
+	assert_int_equal(h.done_calls, 2);
+	assert_int_equal(h.ready_calls, 3);
+	sl_smtpc_free(h.c);
+}
+
+static void bdat_pipelined_whole(void **s) { (void)s; run_bdat_pipelined(0); }
+static void bdat_pipelined_bytewise(void **s) { (void)s; run_bdat_pipelined(1); }
+
+static void run_bdat_unpipelined(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	harness_init_chunking(&h, bytewise, 1);
+	start_session(&h, EHLO_CHUNKING_UNPIPELINED);
+	txn_init(&f, "", dotted_body);
+	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<a@dest.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<b@dest.test>\r\n");
+	feed(&h, "550 5.1.1 no such user\r\n");
+
+	char expected[256];
+
+	snprintf(expected, sizeof(expected), "BDAT %zu LAST\r\n%s", strlen(dotted_body),
+		 dotted_body);
+	expect_out(&h, expected);
+	feed(&h, "250 2.0.0 ok\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.t.accepted, 1);
+	assert_int_equal(f.replies[0].code, 250);
+	assert_int_equal(f.replies[1].code, 550);
+	assert_string_equal(f.replies[1].enhanced, "5.1.1");
+	assert_true(sl_smtpc_is_ready(h.c));
+	sl_smtpc_free(h.c);
+}
+
+static void bdat_unpipelined_whole(void **s) { (void)s; run_bdat_unpipelined(0); }
+static void bdat_unpipelined_bytewise(void **s) { (void)s; run_bdat_unpipelined(1); }
+
+static void run_bdat_partial_rcpt(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	harness_init_chunking(&h, bytewise, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", "y\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nBDAT 3 LAST\r\ny\r\n");
+	feed(&h, "250 ok\r\n452 4.2.2 mailbox full\r\n250 ok\r\n250 2.0.0 done\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.t.accepted, 1);
+	assert_int_equal(f.replies[0].code, 452);
+	assert_string_equal(f.replies[0].enhanced, "4.2.2");
+	assert_int_equal(f.replies[1].code, 250);
+	assert_string_equal(f.replies[1].text, "done");
+	expect_out(&h, "");
+	assert_true(sl_smtpc_is_ready(h.c));
+	sl_smtpc_free(h.c);
+}
+
+static void bdat_partial_rcpt_whole(void **s) { (void)s; run_bdat_partial_rcpt(0); }
+static void bdat_partial_rcpt_bytewise(void **s) { (void)s; run_bdat_partial_rcpt(1); }
+
+/* A message of size bytes (at least 2) with CRLF lines, some of them
+ * starting with ".". */
+static char *make_body(size_t size)
+{
+	char *b = malloc(size + 1);
+	size_t i = 0;
+
+	assert_non_null(b);
+	while (i < size) {
+		const char *line = (i / 80) % 3 == 0 ? ".dot line\r\n" : "plain line of text\r\n";
+		size_t n = strlen(line);
+
+		if (n > size - i)
+			n = size - i;
+		memcpy(b + i, line, n);
+		i += n;
+	}
+	b[size - 2] = '\r';
+	b[size - 1] = '\n';
+	b[size] = '\0';
+	return b;
+}
+
+static void run_bdat_all_rcpts_fail(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+	char *body = make_body(200000);
+
+	harness_init_chunking(&h, bytewise, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", body);
+	sl_smtpc_submit(h.c, &f.t, h.now);
+
+	/* Only the first chunk follows RCPT in the pipeline. */
+	struct taken out = take_out(&h, 0);
+	const char *first = strstr(out.data, "BDAT ");
+
+	assert_non_null(first);
+	assert_int_equal(strncmp(first, "BDAT 65536\r\n", 12), 0);
+	assert_int_equal(out.len, (size_t)(first - out.data) + 12 + 65536);
+	free(out.data);
+
+	feed(&h, "250 ok\r\n550 5.1.1 no a\r\n550 5.1.1 no b\r\n");
+	expect_out(&h, "");
+	assert_int_equal(h.done_calls, 0);
+	feed(&h, "554 5.5.1 no valid recipients\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.t.accepted, 0);
+	assert_int_equal(f.t.content_sent, 0);
+	assert_int_equal(f.replies[0].code, 550);
+	assert_string_equal(f.replies[0].text, "no a");
+	assert_int_equal(f.replies[1].code, 550);
+	assert_string_equal(f.replies[1].text, "no b");
+	expect_out(&h, "RSET\r\n");
+	feed(&h, "250 ok\r\n");
+	assert_true(sl_smtpc_is_ready(h.c));
+	sl_smtpc_free(h.c);
+	free(body);
+}
+
+static void bdat_all_rcpts_fail_whole(void **s) { (void)s; run_bdat_all_rcpts_fail(0); }
+static void bdat_all_rcpts_fail_bytewise(void **s) { (void)s; run_bdat_all_rcpts_fail(1); }
+
+static void bdat_all_rcpts_fail_unpipelined(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init_chunking(&h, 0, 1);
+	start_session(&h, EHLO_CHUNKING_UNPIPELINED);
+	txn_init(&f, "", "z\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<a@dest.test>\r\n");
+	feed(&h, "550 no\r\n");
+	expect_out(&h, "RCPT TO:<b@dest.test>\r\n");
+	feed(&h, "550 no\r\n");
+	assert_int_equal(h.done_calls, 1);
+	expect_out(&h, "RSET\r\n");
+	assert_int_equal(f.t.content_sent, 0);
+	sl_smtpc_free(h.c);
+}
+
+/* A large message arrives byte-identical, dot-leading lines included. */
+static void run_bdat_large(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+	const char *headers = "DKIM-Signature: v=1; b=x\r\n";
+	size_t body_len = 1000000;
+	char *body = make_body(body_len);
+	char *content = malloc(body_len + 64);
+	size_t content_len;
+	int last;
+
+	harness_init_chunking(&h, bytewise, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, headers, body);
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
+
+	struct taken out = take_out(&h, 0);
+	const char *first = strstr(out.data, "BDAT ");
+
+	assert_non_null(first);
+	size_t chunks = parse_bdat(out.data, out.len, (size_t)(first - out.data), content,
+				   &content_len, &last);
+
+	assert_int_equal(chunks, (f.t.size + 65535) / 65536);
+	assert_true(last);
+	assert_int_equal(content_len, f.t.size);
+	assert_memory_equal(content, headers, strlen(headers));
+	assert_memory_equal(content + strlen(headers), body, body_len);
+	free(out.data);
+
+	for (size_t i = 0; i + 1 < chunks; i++)
+		feed(&h, "250 2.0.0 chunk ok\r\n");
+	assert_int_equal(h.done_calls, 0);
+	feed(&h, "250 2.0.0 message ok\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.t.accepted, 2);
+	assert_string_equal(f.replies[0].text, "message ok");
+	assert_true(sl_smtpc_is_ready(h.c));
+	sl_smtpc_free(h.c);
+	free(body);
+	free(content);
+}
+
+static void bdat_large_whole(void **s) { (void)s; run_bdat_large(0); }
+static void bdat_large_bytewise(void **s) { (void)s; run_bdat_large(1); }
+
+/* A failed middle chunk: the chunk already in the pipeline is answered,
+ * no further chunk is written, then RSET. */
+static void run_bdat_middle_chunk_fails(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+	char *body = make_body(300000);
+
+	harness_init_chunking(&h, bytewise, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", body);
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	free(take_out(&h, 0).data);             /* MAIL, RCPT, chunk 1 */
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
+
+	struct taken second = take_out(&h, 20); /* chunk 2 is written */
+
+	assert_int_equal(strncmp(second.data, "BDAT 65536\r\n", 12), 0);
+	free(second.data);
+	feed(&h, "250 chunk 1 ok\r\n");
+	assert_int_equal(h.done_calls, 0);
+	feed(&h, "554 5.6.0 content rejected\r\n");  /* the reply to chunk 2 */
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 554);
+	assert_string_equal(f.replies[0].enhanced, "5.6.0");
+	assert_int_equal(f.replies[1].code, 554);
+	assert_int_equal(f.t.accepted, 0);
+	assert_int_equal(f.t.content_sent, 0);
+
+	/* The rest of chunk 2 goes out, then RSET and no further BDAT. */
+	struct taken rest = take_out(&h, 0);
+
+	assert_int_equal(rest.len, 12 + 65536 - 20 + 6);
+	assert_string_equal(rest.data + rest.len - 6, "RSET\r\n");
+	free(rest.data);
+	feed(&h, "250 ok\r\n");
+	assert_true(sl_smtpc_is_ready(h.c));
+	sl_smtpc_free(h.c);
+	free(body);
+}
+
+static void bdat_middle_fails_whole(void **s) { (void)s; run_bdat_middle_chunk_fails(0); }
+static void bdat_middle_fails_bytewise(void **s) { (void)s; run_bdat_middle_chunk_fails(1); }
+
+/* Chunks after a failed one, already in the pipeline, are still answered:
+ * the transaction ends after the last reply. */
+static void bdat_failed_chunk_drains_replies(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+	char *body = make_body(150000);   /* chunks of 65536, 65536, 18928 */
+
+	(void)s;
+	harness_init_chunking(&h, 0, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", body);
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
+	free(take_out(&h, 0).data);
+	feed(&h, "452 4.3.1 out of space\r\n");
+	assert_int_equal(h.done_calls, 0);
+	feed(&h, "503 5.5.1 discarded\r\n");
+	assert_int_equal(h.done_calls, 0);
+	feed(&h, "503 5.5.1 discarded\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 452);
+	assert_int_equal(f.replies[1].code, 452);
+	assert_int_equal(f.t.data_reply.code, 452);
+	expect_out(&h, "RSET\r\n");
+	sl_smtpc_free(h.c);
+	free(body);
+}
+
+/* A failed BDAT LAST defers (4xx) or bounces (5xx) the accepted recipients. */
+static void run_bdat_last_fails(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	harness_init_chunking(&h, bytewise, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	free(take_out(&h, 0).data);
+	feed(&h, "250 ok\r\n250 ok\r\n550 5.1.1 no b\r\n451 4.3.0 try later\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 451);
+	assert_string_equal(f.replies[0].enhanced, "4.3.0");
+	assert_int_equal(f.replies[1].code, 550);
+	assert_int_equal(f.t.accepted, 0);
+	expect_out(&h, "RSET\r\n");
+	feed(&h, "250 ok\r\n");
+
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	free(take_out(&h, 0).data);
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n554 5.7.1 rejected as spam\r\n");
+	assert_int_equal(h.done_calls, 2);
+	assert_int_equal(f.replies[0].code, 554);
+	assert_int_equal(f.replies[1].code, 554);
+	expect_out(&h, "RSET\r\n");
+	sl_smtpc_free(h.c);
+}
+
+static void bdat_last_fails_whole(void **s) { (void)s; run_bdat_last_fails(0); }
+static void bdat_last_fails_bytewise(void **s) { (void)s; run_bdat_last_fails(1); }
+
+/* Without PIPELINING each chunk waits for the previous reply, and a
+ * failed chunk stops the rest. */
+static void bdat_unpipelined_chunk_fails(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+	char *body = make_body(200000);
+
+	(void)s;
+	harness_init_chunking(&h, 1, 1);
+	start_session(&h, EHLO_CHUNKING_UNPIPELINED);
+	txn_init(&f, "", body);
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<a@dest.test>\r\n");
+	feed(&h, "250 ok\r\n");
+	expect_out(&h, "RCPT TO:<b@dest.test>\r\n");
+	feed(&h, "250 ok\r\n");
+
+	struct taken out = take_out(&h, 0);
+
+	assert_int_equal(out.len, 12 + 65536);
+	free(out.data);
+	feed(&h, "250 ok\r\n");
+	out = take_out(&h, 0);
+	assert_int_equal(out.len, 12 + 65536);
+	free(out.data);
+	feed(&h, "552 5.3.4 message too big\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 552);
+	expect_out(&h, "RSET\r\n");
+	sl_smtpc_free(h.c);
+	free(body);
+}
+
+/* A missing final CRLF is added, also when it spans two chunks. */
+static void bdat_adds_final_crlf(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+	char *body = make_body(65535);
+	char *content = malloc(70000);
+	size_t content_len;
+	int last;
+
+	(void)s;
+	body[65534] = 'x';      /* no CRLF at the end */
+	body[65533] = 'x';
+	harness_init_chunking(&h, 0, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", body);
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
+
+	struct taken out = take_out(&h, 0);
+	const char *first = strstr(out.data, "BDAT ");
+
+	assert_int_equal(parse_bdat(out.data, out.len, (size_t)(first - out.data), content,
+				    &content_len, &last), 2);
+	assert_true(last);
+	assert_int_equal(content_len, 65537);
+	assert_memory_equal(content, body, 65535);
+	assert_memory_equal(content + 65535, "\r\n", 2);
+	assert_non_null(strstr(out.data, "BDAT 1 LAST\r\n\n"));
+	free(out.data);
+	free(body);
+	free(content);
+	sl_smtpc_free(h.c);
+}
+
+/* With chunking off in the configuration, DATA is used. */
+static void run_bdat_switched_off(int bytewise)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	harness_init_chunking(&h, bytewise, 0);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", ".dot\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=6\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nDATA\r\n");
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+	expect_out(&h, "..dot\r\n.\r\n");
+	feed(&h, "250 ok\r\n");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.t.chunked, 0);
+	assert_int_equal(f.t.content_sent, 1);
+	sl_smtpc_free(h.c);
+}
+
+static void bdat_off_whole(void **s) { (void)s; run_bdat_switched_off(0); }
+static void bdat_off_bytewise(void **s) { (void)s; run_bdat_switched_off(1); }
+
+/* A lost connection in the middle of BDAT defers the accepted recipients. */
+static void bdat_disconnect_defers(void **s)
+{
+	struct harness h;
+	struct txn_fixture f;
+
+	(void)s;
+	harness_init_chunking(&h, 0, 1);
+	start_session(&h, EHLO_CHUNKING);
+	txn_init(&f, "", "x\r\n");
+	sl_smtpc_submit(h.c, &f.t, h.now);
+	free(take_out(&h, 0).data);
+	feed(&h, "250 ok\r\n250 ok\r\n550 no\r\n");
+	assert_int_equal(sl_smtpc_deadline(h.c), h.now + 10 * 60 * 1000);
+	sl_smtpc_disconnected(h.c, "reset");
+	assert_int_equal(h.done_calls, 1);
+	assert_int_equal(f.replies[0].code, 421);
+	assert_int_equal(f.replies[1].code, 550);
+	assert_int_equal(h.closed_calls, 1);
+	sl_smtpc_free(h.c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +1176,27 @@ int main(void)
 		cmocka_unit_test(greeting_timeout),
 		cmocka_unit_test(malformed_reply_closes),
 		cmocka_unit_test(data_reply_4xx_defers),
+		cmocka_unit_test(bdat_pipelined_whole),
+		cmocka_unit_test(bdat_pipelined_bytewise),
+		cmocka_unit_test(bdat_unpipelined_whole),
+		cmocka_unit_test(bdat_unpipelined_bytewise),
+		cmocka_unit_test(bdat_partial_rcpt_whole),
+		cmocka_unit_test(bdat_partial_rcpt_bytewise),
+		cmocka_unit_test(bdat_all_rcpts_fail_whole),
+		cmocka_unit_test(bdat_all_rcpts_fail_bytewise),
+		cmocka_unit_test(bdat_all_rcpts_fail_unpipelined),
+		cmocka_unit_test(bdat_large_whole),
+		cmocka_unit_test(bdat_large_bytewise),
+		cmocka_unit_test(bdat_middle_fails_whole),
+		cmocka_unit_test(bdat_middle_fails_bytewise),
+		cmocka_unit_test(bdat_failed_chunk_drains_replies),
+		cmocka_unit_test(bdat_last_fails_whole),
+		cmocka_unit_test(bdat_last_fails_bytewise),
+		cmocka_unit_test(bdat_unpipelined_chunk_fails),
+		cmocka_unit_test(bdat_adds_final_crlf),
+		cmocka_unit_test(bdat_off_whole),
+		cmocka_unit_test(bdat_off_bytewise),
+		cmocka_unit_test(bdat_disconnect_defers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
