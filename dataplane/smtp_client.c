@@ -10,9 +10,9 @@
  *
  * With BDAT, ST_TXN covers MAIL and RCPT only (the first chunk may follow
  * them in the pipeline), and ST_BDAT counts the chunks written against
- * their replies: the server answers every BDAT command, also the ones it
- * discards after a failed chunk, so the transaction ends when every
- * written chunk has its reply.
+ * their replies. The server replies to every BDAT command, also to the
+ * ones it discards after a failed chunk, so the transaction ends when
+ * every written chunk has its reply.
  *
  * Callbacks may call sl_smtpc_submit() or sl_smtpc_quit() but must not
  * free the engine; the caller frees it after sl_smtpc_input() (or the
@@ -534,8 +534,8 @@ int sl_smtpc_submit(struct sl_smtpc *c, struct sl_smtpc_txn *t, uint64_t now_ms)
 
 	start_chunking(c);
 	if (c->chunking && (c->caps & SL_SMTPC_CAP_PIPELINING)) {
-		/* RFC 3030 section 4.2 lets the first chunk follow RCPT in
-		 * the pipeline, which saves a round trip. */
+		/* RFC 3030 lets the first chunk follow RCPT in the
+		 * pipeline, which saves a round trip. */
 		for (size_t i = 0; i <= t->rcpt_count; i++)
 			write_command(c, i);
 		write_chunk(c);
@@ -819,7 +819,7 @@ static void write_chunk(struct sl_smtpc *c)
 }
 
 /* Write the next chunk when the server may take it: after a failed chunk
- * none (RFC 3030 section 4.2), without PIPELINING only after the previous
+ * none (RFC 3030), without PIPELINING only after the previous
  * chunk's reply, with PIPELINING whenever the output runs low. */
 static void fill_chunks(struct sl_smtpc *c, uint64_t now)
 {
@@ -882,8 +882,8 @@ static void on_bdat(struct sl_smtpc *c, uint64_t now)
 	}
 	c->chunk_replies++;
 	if (c->reply.code / 100 != 2 && !c->chunks_stopped) {
-		/* A failed chunk fails the transaction; chunks already in the
-		 * pipeline are discarded by the server but still answered. */
+		/* A failed chunk fails the transaction. The server discards
+		 * the chunks already in the pipeline but still replies to each. */
 		reply_to_accepted(c);
 		c->chunks_stopped = 1;
 	} else if (c->last_written && !c->chunks_stopped &&

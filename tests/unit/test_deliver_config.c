@@ -46,6 +46,7 @@ static void defaults_follow_rfc5321(void **s)
 	assert_int_equal(d->data_init_timeout, 2 * 60 * 1000);
 	assert_int_equal(d->data_end_timeout, 10 * 60 * 1000);
 	assert_int_equal(d->max_age, 96ull * 3600 * 1000);
+	assert_true(d->chunking);
 	assert_int_equal(sl_config_signing(cfg)->expiry, 4ull * 3600 * 1000);
 	sl_config_free(cfg);
 }
@@ -63,6 +64,7 @@ static void sections_parse(void **s)
 			      "  retry_initial: 2s\n"
 			      "  retry_max: 10s\n"
 			      "  max_age: 1m\n"
+			      "  chunking: false\n"
 			      "signing:\n"
 			      "  keys: [\"a.test rsa /k/a.pem\", \"a.test ed /k/e.pem\"]\n"
 			      "  expiry: 2h\n", &cfg, err, sizeof(err)), 0);
@@ -72,6 +74,7 @@ static void sections_parse(void **s)
 	assert_string_equal(d->resolver, "127.0.0.1:5353");
 	assert_int_equal(d->retry_initial, 2000);
 	assert_int_equal(d->max_age, 60000);
+	assert_false(d->chunking);
 	assert_int_equal(sl_config_signing(cfg)->keys.n, 2);
 	assert_int_equal(sl_config_signing(cfg)->expiry, 7200000);
 	sl_config_free(cfg);

@@ -91,6 +91,7 @@ static void acct_writes_json_lines(void **s)
 		.mx = "mx.b.test", .address = "127.0.0.1:25", .tls_version = "TLSv1.3",
 		.tls_cipher = "TLS_AES_256_GCM_SHA384", .dkim = dkim, .dkim_count = 2,
 		.code = 250, .enhanced = "2.0.0", .reply = "ok \"quoted\"\x01", .delay_ms = 5,
+		.transfer = "bdat",
 	};
 	int fd = mkstemp(path);
 
@@ -103,6 +104,7 @@ static void acct_writes_json_lines(void **s)
 	r.tls_cipher = NULL;
 	r.tls_fallback = "retry";
 	r.tls_failure = "TLS handshake failed: protocol version";
+	r.transfer = NULL;
 	sl_acct_record(&r);
 	sl_acct_flush();
 	assert_true(read(fd, text, sizeof(text) - 1) > 0);
@@ -114,6 +116,8 @@ static void acct_writes_json_lines(void **s)
 	assert_non_null(strstr(text, "\"tls_fallback\":\"retry\","
 				     "\"tls_failure\":\"TLS handshake failed: protocol version\""));
 	assert_non_null(strstr(text, "\"dkim\":[\"s=sel1 d=a.test\",\"s=sel2 d=a.test\"]"));
+	assert_non_null(strstr(text, "\"transfer\":\"bdat\""));
+	assert_non_null(strstr(text, "\"transfer\":null"));
 	assert_non_null(strstr(text, "\"reply\":\"ok \\\"quoted\\\"\\u0001\""));
 	/* Two records, two lines. */
 	assert_non_null(strchr(text, '\n'));

@@ -625,14 +625,14 @@ static void harness_init_chunking(struct harness *h, int bytewise, int chunking)
 }
 
 /* Output of any size: take at most max bytes (all when max is 0). */
-struct taken {
+struct output_copy {
 	char *data;
 	size_t len;
 };
 
-static struct taken take_out(struct harness *h, size_t max)
+static struct output_copy take_out(struct harness *h, size_t max)
 {
-	struct taken t = { NULL, 0 };
+	struct output_copy t = { NULL, 0 };
 	const char *data;
 	size_t n;
 
@@ -830,7 +830,7 @@ static void run_bdat_all_rcpts_fail(int bytewise)
 	sl_smtpc_submit(h.c, &f.t, h.now);
 
 	/* Only the first chunk follows RCPT in the pipeline. */
-	struct taken out = take_out(&h, 0);
+	struct output_copy out = take_out(&h, 0);
 	const char *first = strstr(out.data, "BDAT ");
 
 	assert_non_null(first);
@@ -899,7 +899,7 @@ static void run_bdat_large(int bytewise)
 	sl_smtpc_submit(h.c, &f.t, h.now);
 	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
 
-	struct taken out = take_out(&h, 0);
+	struct output_copy out = take_out(&h, 0);
 	const char *first = strstr(out.data, "BDAT ");
 
 	assert_non_null(first);
@@ -929,8 +929,8 @@ static void run_bdat_large(int bytewise)
 static void bdat_large_whole(void **s) { (void)s; run_bdat_large(0); }
 static void bdat_large_bytewise(void **s) { (void)s; run_bdat_large(1); }
 
-/* A failed middle chunk: the chunk already in the pipeline is answered,
- * no further chunk is written, then RSET. */
+/* A failed middle chunk: the server replies to the chunk already in the
+ * pipeline, no further chunk is written, then RSET. */
 static void run_bdat_middle_chunk_fails(int bytewise)
 {
 	struct harness h;
@@ -944,7 +944,7 @@ static void run_bdat_middle_chunk_fails(int bytewise)
 	free(take_out(&h, 0).data);             /* MAIL, RCPT, chunk 1 */
 	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
 
-	struct taken second = take_out(&h, 20); /* chunk 2 is written */
+	struct output_copy second = take_out(&h, 20); /* chunk 2 is written */
 
 	assert_int_equal(strncmp(second.data, "BDAT 65536\r\n", 12), 0);
 	free(second.data);
@@ -959,7 +959,7 @@ static void run_bdat_middle_chunk_fails(int bytewise)
 	assert_int_equal(f.t.content_sent, 0);
 
 	/* The rest of chunk 2 goes out, then RSET and no further BDAT. */
-	struct taken rest = take_out(&h, 0);
+	struct output_copy rest = take_out(&h, 0);
 
 	assert_int_equal(rest.len, 12 + 65536 - 20 + 6);
 	assert_string_equal(rest.data + rest.len - 6, "RSET\r\n");
@@ -973,8 +973,8 @@ static void run_bdat_middle_chunk_fails(int bytewise)
 static void bdat_middle_fails_whole(void **s) { (void)s; run_bdat_middle_chunk_fails(0); }
 static void bdat_middle_fails_bytewise(void **s) { (void)s; run_bdat_middle_chunk_fails(1); }
 
-/* Chunks after a failed one, already in the pipeline, are still answered:
- * the transaction ends after the last reply. */
+/* The server still replies to the chunks after a failed one that were
+ * already in the pipeline, and the transaction ends after the last reply. */
 static void bdat_failed_chunk_drains_replies(void **s)
 {
 	struct harness h;
@@ -1056,7 +1056,7 @@ static void bdat_unpipelined_chunk_fails(void **s)
 	expect_out(&h, "RCPT TO:<b@dest.test>\r\n");
 	feed(&h, "250 ok\r\n");
 
-	struct taken out = take_out(&h, 0);
+	struct output_copy out = take_out(&h, 0);
 
 	assert_int_equal(out.len, 12 + 65536);
 	free(out.data);
@@ -1091,7 +1091,7 @@ static void bdat_adds_final_crlf(void **s)
 	sl_smtpc_submit(h.c, &f.t, h.now);
 	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
 
-	struct taken out = take_out(&h, 0);
+	struct output_copy out = take_out(&h, 0);
 	const char *first = strstr(out.data, "BDAT ");
 
 	assert_int_equal(parse_bdat(out.data, out.len, (size_t)(first - out.data), content,
