@@ -1,6 +1,6 @@
 # dataplane/: sluiced, the dataplane daemon (workers, kernel network
 # backend, SMTP server), and sluice-spool-dump for tests.
-DATAPLANE_SRCS := dataplane/alloc.c dataplane/auth.c dataplane/bufring.c dataplane/ctl_link.c \
+DATAPLANE_SRCS := dataplane/accept.c dataplane/alloc.c dataplane/auth.c dataplane/bufring.c dataplane/ctl_link.c \
 	dataplane/logq.c dataplane/pool.c \
 	dataplane/smtp_accept.c dataplane/smtp_commands.c dataplane/smtp_parse.c \
 	dataplane/smtp_server.c dataplane/store.c dataplane/tls.c dataplane/uring.c \

@@ -4,7 +4,7 @@
  *   1. reject content the scanner flagged (bare CR/LF, long line, size);
  *   2. check the header block's syntax;
  *   3. put Received in front, and Message-ID and Date after it when the
- *      message has none;
+ *      message has none (accept.c, shared with the HTTP API);
  *   4. hand envelope and message (as an iovec, not copied) to the store;
  *   5. reply "250 2.0.0 Ok: queued as ID" from the store's completion,
  *      which runs only after the group commit, or 451/452 when it failed.
@@ -13,7 +13,7 @@
  * The stored message is the added header fields followed by the client's
  * message exactly as received after dot-unstuffing.
  *
- * The DKIM body hashes (bodyhash.h) are computed here once and stored
+ * The DKIM body hashes (bodyhash.h) are computed here once (accept.c) and stored
  * with the message, so each delivery attempt hashes only the headers.
  * NOTE: the forms computed are the ones listed in smtp.dkim_body_hashes
  * for every message, because per-domain signing policies (which name the
@@ -24,13 +24,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "common/log.h"
 #include "ctl/config/config_smtp.h"
 #include "dataplane/smtp_session.h"
-#include "dataplane/bodyhash.h"
+#include "dataplane/accept.h"
 #include "dataplane/ctl_link.h"
 #include "dataplane/store.h"
 
@@ -44,19 +43,6 @@ static const char *content_error(unsigned flags)
 	return "550 5.6.0 Message rejected: line longer than 998 characters";
 }
 
-static uint64_t next_random(void)
-{
-	static __thread uint64_t state;
-
-	if (!state && (getrandom(&state, sizeof(state), 0) != sizeof(state) || !state))
-		state = (uint64_t)time(NULL) | 1;
-	/* xorshift64*: unique-looking Message-ID parts, not a secret. */
-	state ^= state >> 12;
-	state ^= state << 25;
-	state ^= state >> 27;
-	return state * 2685821657736338717ull;
-}
-
 static const char *protocol_name(const struct session *s)
 {
 	static const char *const names[2][2][2] = {
@@ -68,45 +54,19 @@ static const char *protocol_name(const struct session *s)
 	return names[s->esmtp][s->tls_on][s->authenticated];
 }
 
-/* Append to s->prefix; the fields are bounded well below its size. */
-static void prefix_add(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void prefix_add(struct session *s, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(s->prefix + s->prefix_len, sizeof(s->prefix) - s->prefix_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		s->prefix_len += (size_t)n < sizeof(s->prefix) - s->prefix_len
-					 ? (size_t)n : sizeof(s->prefix) - s->prefix_len - 1;
-}
-
 static void build_prefix(struct session *s, const struct sl_smtp_headers *h)
 {
-	const char *host = s->srv->hostname;
-	char date[64];
-	time_t now = time(NULL);
-	struct tm tm;
+	struct sl_accept_source src = {
+		.host = s->srv->hostname,
+		.helo = s->helo,
+		.client = s->client,
+		.protocol = protocol_name(s),
+		.tls_version = s->tls_on ? sl_tls_version(s->tls) : NULL,
+		.tls_cipher = s->tls_on ? sl_tls_cipher(s->tls) : NULL,
+		.for_rcpt = s->nrcpt == 1 ? (const char *)s->strings.p + s->rcpts[0].addr : NULL,
+	};
 
-	gmtime_r(&now, &tm);
-	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	s->prefix_len = 0;
-	prefix_add(s, "Received: from %.200s ([%s])\r\n\tby %.200s (sluice) with %s",
-		   s->helo[0] ? s->helo : "unknown", s->client, host, protocol_name(s));
-	if (s->tls_on)
-		prefix_add(s, "\r\n\t(version=%s cipher=%s)", sl_tls_version(s->tls),
-			   sl_tls_cipher(s->tls));
-	if (s->nrcpt == 1)
-		prefix_add(s, "\r\n\tfor <%.256s>", (const char *)s->strings.p + s->rcpts[0].addr);
-	prefix_add(s, "; %s\r\n", date);
-	if (!h->has_message_id)
-		prefix_add(s, "Message-ID: <%" PRIx64 ".%016" PRIx64 "@%.200s>\r\n",
-			   (uint64_t)now, next_random(), host);
-	if (!h->has_date)
-		prefix_add(s, "Date: %s\r\n", date);
+	s->prefix_len = sl_accept_prefix(s->prefix, &src, h);
 }
 
 static void log_accepted(struct session *s, uint64_t id)
@@ -146,23 +106,11 @@ static void commit_done(void *arg, uint64_t id, int err)
 
 static void body_hash(struct session *s, const struct sl_smtp_headers *h, uint8_t *out)
 {
-	struct sl_dkim_body *b = &s->srv->hasher;
-	struct sl_dkim_bodyhash bh;
 	struct sl_dkim_err err;
 
-	memset(out, 0, SL_BODYHASH_PACKED_SIZE);
-	if (!s->srv->body_hash_mask)
-		return;
-	if (sl_dkim_body_init(b, s->srv->body_hash_mask, &err) < 0) {
-		sl_err("client=%s DKIM body hash setup failed: %s", s->client, err.msg);
-		return;
-	}
-	sl_dkim_body_update(b, s->msg.p + h->header_len, s->msg.len - h->header_len);
-	if (sl_dkim_body_final(b, &bh, &err) < 0) {
+	if (sl_accept_body_hash(&s->srv->hasher, s->srv->body_hash_mask, s->msg.p + h->header_len,
+				s->msg.len - h->header_len, out, &err) < 0)
 		sl_err("client=%s DKIM body hash failed: %s", s->client, err.msg);
-		return;
-	}
-	sl_bodyhash_pack(&bh, out);
 }
 
 /* Build the store's envelope view of the transaction into rcpts. */

@@ -558,9 +558,7 @@ static int server_init(struct sl_worker *w, void **state)
 			strcpy(hostname, "localhost");
 		srv->hostname = hostname;
 	}
-	for (size_t i = 0; i < c->dkim_body_hashes.n; i++)
-		srv->body_hash_mask |= strcmp(c->dkim_body_hashes.v[i], "simple") == 0
-					       ? SL_DKIM_BODY_SIMPLE : SL_DKIM_BODY_RELAXED;
+	srv->body_hash_mask = sl_accept_body_mask(c);
 	if (c->tls_certificate) {
 		srv->tls = sl_tls_server_ctx(c->tls_certificate, c->tls_key, err, sizeof(err));
 		if (!srv->tls) {

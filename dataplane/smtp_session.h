@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "crypto/dkim.h"
+#include "dataplane/accept.h"
 #include "dataplane/auth.h"
 #include "dataplane/buf.h"
 #include "dataplane/conn.h"
@@ -101,7 +102,7 @@ struct session {
 	bool chunk_discard;	/* BDAT after an error: read the chunk, keep nothing */
 	const char *chunk_reply;/* reply to send after a discarded chunk */
 	enum smtp_state chunk_return;	/* state after a discarded chunk */
-	char prefix[1024];	/* headers added in front of the message */
+	char prefix[SL_ACCEPT_PREFIX_MAX];	/* headers added in front of the message */
 	size_t prefix_len;
 	uint64_t queue_id;
 
