@@ -32,6 +32,7 @@
 #include "dataplane/alloc.h"
 #include "dataplane/conn.h"
 #include "dataplane/ctl_link.h"
+#include "dataplane/http_server.h"
 #include "dataplane/logq.h"
 #include "dataplane/smtp_server.h"
 #include "dataplane/store.h"
@@ -77,6 +78,8 @@ static int register_modules(void)
 		rc = sl_store_register();
 	if (rc == 0)
 		rc = sl_smtp_server_register();
+	if (rc == 0)
+		rc = sl_http_server_register();
 	if (rc == 0)
 		rc = sl_deliver_register();
 	if (rc == 0)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ctl/config/config_http.h"
 #include "ctl/config/config_smtp.h"
 #include "ctl/config/config_spool.h"
 #include "dataplane/ctl_link.h"
@@ -213,8 +214,10 @@ static int store_init(struct sl_worker *w, void **state)
 		       sl_worker_index(w), strerror(-rc));
 		return rc;
 	}
-	/* Room for the largest envelope the SMTP server accepts. */
+	/* Room for the largest envelope the SMTP server or the HTTP API accepts. */
 	st->rcpt_cap = (unsigned)sl_config_smtp(cfg)->max_recipients;
+	if (sl_config_http(cfg)->max_recipients > st->rcpt_cap)
+		st->rcpt_cap = (unsigned)sl_config_http(cfg)->max_recipients;
 	st->rcpts = calloc(st->rcpt_cap, sizeof(*st->rcpts));
 	if (!st->rcpts)
 		return -ENOMEM;

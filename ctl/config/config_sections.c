@@ -9,6 +9,7 @@
 
 extern const struct sl_config_section sl_config_section_sluiced;
 extern const struct sl_config_section sl_config_section_smtp;
+extern const struct sl_config_section sl_config_section_http;
 extern const struct sl_config_section sl_config_section_spool;
 extern const struct sl_config_section sl_config_section_delivery;
 extern const struct sl_config_section sl_config_section_signing;
@@ -21,6 +22,7 @@ extern const struct sl_config_section sl_config_section_fleet;
 const struct sl_config_section *const sl_config_sections[] = {
 	&sl_config_section_sluiced,
 	&sl_config_section_smtp,
+	&sl_config_section_http,
 	&sl_config_section_spool,
 	&sl_config_section_delivery,
 	&sl_config_section_signing,
