@@ -281,7 +281,7 @@ static int envelope_rcpt(json_t *v, unsigned i, struct sl_store_rcpt *r, bool *u
 	return 0;
 }
 
-/* ENVID (RFC 3461 4.4), kept as given; delivery puts it into DSNs. */
+/* ENVID (RFC 3461 4.4), stored as given like SMTP's MAIL ... ENVID=. */
 static int check_envid(const char *envid, struct sl_http_error *err)
 {
 	if (!envid)
