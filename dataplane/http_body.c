@@ -15,7 +15,7 @@
 
 #include "dataplane/smtp_parse.h"
 
-/* Longest display name (From, To) and Subject accepted, in bytes. */
+/* Maximum bytes of a display name (From, To) and of a Subject. */
 #define MAX_NAME 200
 #define MAX_SUBJECT 900
 #define MAX_VARIABLE 64
@@ -43,6 +43,7 @@ static const uint8_t *part_headers(const uint8_t *p, const uint8_t *end, struct 
 {
 	strcpy(part->type, "text/plain");
 	part->name[0] = '\0';
+	part->encoding[0] = '\0';
 	for (;;) {
 		const uint8_t *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
 		char line[1024];
@@ -77,6 +78,13 @@ static const uint8_t *part_headers(const uint8_t *p, const uint8_t *end, struct 
 		    sl_http_media_type(value, part->type, sizeof(part->type)) < 0) {
 			fail(err, 415, "", "invalid Content-Type '%.60s' in a multipart part", value);
 			return NULL;
+		}
+		if (strcasecmp(line, "Content-Transfer-Encoding") == 0) {
+			size_t i;
+
+			for (i = 0; value[i] && value[i] != ' ' && i + 1 < sizeof(part->encoding); i++)
+				part->encoding[i] = (char)tolower((unsigned char)value[i]);
+			part->encoding[i] = '\0';
 		}
 		if (strcasecmp(line, "Content-Disposition") == 0 &&
 		    sl_http_media_param(value, "name", part->name, sizeof(part->name)) < 0)

@@ -1,9 +1,9 @@
 /*
  * dataplane/http_body.h - the request bodies of the HTTP injection API,
- * without I/O: multipart splitting (RFC 2046 5.1, RFC 7578), the JSON
- * envelope of POST /v1/messages, the JSON form of POST /v1/send with its
- * template, and the MIME message that sluice builds for each recipient
- * of that form. docs/http-api.md describes the fields.
+ * without I/O. It splits multipart bodies (RFC 2046 5.1, RFC 7578),
+ * parses the JSON envelope of POST /v1/messages and the JSON form of
+ * POST /v1/send, and builds the MIME message for each recipient of that
+ * form from its templates. docs/http-api.md describes the fields.
  *
  *   sl_http_multipart_split()  find the parts of a multipart body
  *   sl_http_envelope_parse()   the envelope part of /v1/messages
@@ -33,6 +33,7 @@
 struct sl_http_part {
 	char name[64];		/* Content-Disposition name, "" when none */
 	char type[128];		/* lower-cased media type, "text/plain" when none */
+	char encoding[32];	/* Content-Transfer-Encoding, lower-cased, "" when none */
 	const uint8_t *data;
 	size_t len;
 };
@@ -83,8 +84,8 @@ struct sl_http_send {
 };
 
 /*
- * Parse and check the form, its templates' syntax and every recipient's
- * variables (so that building cannot fail later on a recipient).
+ * Parse and check the form, its recipients and its templates' syntax.
+ * A variable missing for a recipient is found by sl_http_send_build().
  * Returns 0, or -1 with err set and nothing to free.
  */
 int sl_http_send_parse(const uint8_t *text, size_t len, unsigned max_rcpts,
@@ -100,7 +101,7 @@ void sl_http_send_free(struct sl_http_send *send);
 int sl_http_send_build(const struct sl_http_send *send, unsigned i, uint64_t boundary_seed,
 		       struct sl_buf *out, struct sl_http_error *err);
 
-/* How substituted values are escaped. */
+/* Escaping of substituted values. */
 enum sl_http_escape {
 	SL_HTTP_ESCAPE_NONE = 0,	/* text: as given */
 	SL_HTTP_ESCAPE_HTML,		/* html: & < > " ' as character references */

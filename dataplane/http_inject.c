@@ -10,9 +10,9 @@
  * smtp_parse.h (bare CR or LF, lines over 998 characters, size), the
  * header block check, the added Received, Message-ID and Date fields and
  * the DKIM body hashes (accept.c). A message part whose lines all end in
- * a bare LF (no CR anywhere) is first converted to CRLF, and one without
- * a line end at its end gets CRLF appended; any other message is stored
- * exactly as sent, after the added fields.
+ * a bare LF (no CR anywhere) is first converted to CRLF. A message
+ * without a line end at its end gets CRLF appended. Any other message is
+ * stored exactly as sent, after the added fields.
  *
  * Every check runs before the first append, so a rejected request leaves
  * nothing in the spool. The response is sent only after every append has
@@ -227,7 +227,8 @@ static void respond_failed(struct http_session *s, struct http_job *job)
 	json_decref(body);
 }
 
-/* Every append of the job has completed: answer, or release a closed session. */
+/* Send the response once every append of the job has completed, or
+ * release the session when its connection is gone. */
 static void job_finish(struct http_job *job, bool resume)
 {
 	struct http_session *s = job->s;
@@ -334,6 +335,11 @@ static int pick_parts(struct sl_http_part *parts, int n, struct sl_http_part **e
 			    "(application/json with from and to)");
 	if (!*message)
 		return fail(err, 400, "message", "missing the \"message\" part (message/rfc822)");
+	if ((*message)->encoding[0] && strcmp((*message)->encoding, "7bit") != 0 &&
+	    strcmp((*message)->encoding, "8bit") != 0 && strcmp((*message)->encoding, "binary") != 0)
+		return fail(err, 400, "message", "Content-Transfer-Encoding %s of the message part "
+			    "is not supported: send the message as it is (binary)",
+			    (*message)->encoding);
 	return 0;
 }
 

@@ -310,7 +310,7 @@ enum {
 	CH_DONE,
 };
 
-/* Longest chunk extension or trailer line accepted. */
+/* Maximum bytes of a chunk extension or a trailer line. */
 #define MAX_CHUNK_LINE 4096
 
 void sl_http_chunked_begin(struct sl_http_chunked *c, uint64_t max_size)

@@ -9,10 +9,10 @@
  *   sl_http_chunked_*()    decode a chunked body incrementally
  *   sl_http_media_type()   split "type/subtype; param=value" (RFC 9110 8.3.1)
  *
- * The parser is strict where leniency enables request smuggling: lines end
- * with CRLF only, a field name is followed by ":" without white space,
- * obsolete line folding is rejected, Content-Length must be digits and
- * agree with itself, and a request with both Content-Length and
+ * The parser is strict where leniency enables request smuggling. Lines
+ * end with CRLF only, and a field name is followed by ":" without white
+ * space. Obsolete line folding is rejected. Content-Length must be digits
+ * and agree with itself, and a request with both Content-Length and
  * Transfer-Encoding is rejected. Every error carries the HTTP status and a
  * message that names the value and what to do.
  */
@@ -30,7 +30,7 @@
 #define SL_HTTP_MAX_AUTH 512
 #define SL_HTTP_MAX_CONTENT_TYPE 512
 
-/* A rejected request: the status to answer and why. */
+/* A rejected request: the response status and the reason. */
 struct sl_http_error {
 	int status;
 	char field[64];		/* the request field at fault, "" for the request itself */

@@ -3,8 +3,8 @@
  * framing, authentication, limits and the worker module.
  *
  * Contract:
- *   sl_http_server_register() adds the API as a worker module; each worker
- *   listens on every http.listen address (SO_REUSEPORT) through the same
+ *   sl_http_server_register() adds the API as a worker module. Each worker
+ *   listens on every http.listen address (SO_REUSEPORT). It uses the same
  *   connection interface (conn.h) and io_uring loop as the SMTP server.
  *   Sessions come from a per-worker pool of http.max_sessions.
  *
@@ -39,9 +39,8 @@
 
 /*
  * After an error response to a request whose body was not read, input is
- * read and dropped for this long before the close, so that the close does
- * not reset the connection (and lose the response) while the client is
- * still sending.
+ * read and dropped for this long before the close. A close with unread
+ * input resets the connection, and the client would lose the response.
  */
 #define LINGER_MS 2000
 
@@ -70,7 +69,9 @@ void http_respond(struct http_session *s, int status, const char *extra_headers,
 		     "HTTP/1.1 %d %s\r\nServer: sluice\r\nContent-Type: application/json\r\n"
 		     "Content-Length: %zu\r\n%s%s\r\n",
 		     status, sl_http_reason(status), len + (json ? 1 : 0),
-		     s->closing ? "Connection: close\r\n" : "", extra_headers ? extra_headers : "");
+		     s->closing ? "Connection: close\r\n"
+				: s->req.minor == 0 ? "Connection: keep-alive\r\n" : "",
+		     extra_headers ? extra_headers : "");
 	sl_buf_append(b, head, (size_t)n);
 	if (json) {
 		sl_buf_append(b, json, len);
@@ -277,8 +278,11 @@ static bool check_length(struct http_session *s)
 static size_t start_request(struct http_session *s, size_t head_len)
 {
 	struct sl_http_error err;
+	int rc = sl_http_parse_head(s->in.p, head_len, &s->req, &err);
 
-	if (sl_http_parse_head(s->in.p, head_len, &s->req, &err) < 0) {
+	/* The head may hold an API key: keep no copy of it in the input buffer. */
+	OPENSSL_cleanse(s->in.p, head_len);
+	if (rc < 0) {
 		s->closing = true;
 		s->linger = true;
 		http_respond_error(s, &err);
@@ -611,8 +615,8 @@ static int server_init(struct sl_worker *w, void **state)
 }
 
 /*
- * Shutdown: idle connections are closed; a request under way gets 503
- * unless its messages are with the store, which answers it first.
+ * Shutdown: idle connections are closed. A request under way gets 503,
+ * unless its messages are with the store: it gets its response first.
  */
 static bool server_drain(struct sl_worker *w, void *state)
 {

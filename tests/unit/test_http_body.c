@@ -33,6 +33,7 @@ static const char form[] =
 	"--xyz\r\n"
 	"Content-Disposition: form-data; name=\"message\"; filename=\"m.eml\"\r\n"
 	"Content-Type: message/rfc822\r\n"
+	"Content-Transfer-Encoding: Binary\r\n"
 	"\r\n"
 	"Subject: x\r\n\r\nbody\r\n\r\n"
 	"--xyz--\r\n"
@@ -52,6 +53,8 @@ static void test_multipart(void **state)
 	assert_int_equal(parts[0].len, strlen("{\"from\":\"a@b.test\",\"to\":[\"c@d.test\"]}"));
 	assert_string_equal(parts[1].name, "message");
 	assert_string_equal(parts[1].type, "message/rfc822");
+	assert_string_equal(parts[1].encoding, "binary");
+	assert_string_equal(parts[0].encoding, "");
 	/* The part keeps its own last CRLF; the delimiter's CRLF is not part of it. */
 	assert_int_equal(parts[1].len, strlen("Subject: x\r\n\r\nbody\r\n"));
 	assert_memory_equal(parts[1].data, "Subject: x\r\n\r\nbody\r\n", parts[1].len);
