@@ -266,8 +266,10 @@ static void append_done(void *arg, uint64_t id, int err)
 	if (err == 0) {
 		m->committed = true;
 		s->srv->injected++;
-		if (counters)
+		if (counters) {
 			atomic_fetch_add_explicit(&counters->injected, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&counters->http_injected, 1, memory_order_relaxed);
+		}
 		sl_info("queued id=%016" PRIx64 " client=%s via=http key=%s from=<%s> nrcpt=%u "
 			"size=%zu", id, s->client, s->key_name, m->env.sender, m->env.rcpt_count,
 			m->prefix_len + m->data.len);

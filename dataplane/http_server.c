@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "ctl/config/config_http.h"
 #include "ctl/config/config_smtp.h"
+#include "dataplane/ctl_link.h"
 #include "dataplane/http_session.h"
 
 /*
@@ -53,6 +54,18 @@ static void process(struct http_session *s);
 
 /* Responses. */
 
+static void count_request(struct http_session *s, int status)
+{
+	struct sl_shm_worker *counters = sl_sluiced_counters(s->srv->worker);
+
+	s->srv->requests++;
+	if (!counters)
+		return;
+	atomic_fetch_add_explicit(&counters->http_requests, 1, memory_order_relaxed);
+	if (status >= 400)
+		atomic_fetch_add_explicit(&counters->http_rejected, 1, memory_order_relaxed);
+}
+
 void http_respond(struct http_session *s, int status, const char *extra_headers,
 		  const char *json)
 {
@@ -62,7 +75,7 @@ void http_respond(struct http_session *s, int status, const char *extra_headers,
 	int n;
 
 	if (status >= 200)
-		s->srv->requests++;
+		count_request(s, status);
 	if (status >= 200 && !s->req.keep_alive)
 		s->closing = true;
 	n = snprintf(head, sizeof(head),

@@ -185,6 +185,9 @@ char *ctld_metrics_text(struct ctld *d)
 		return t.data;
 	sl_shm_totals(shm, &s);
 	counter(&t, "sluice_messages_injected_total", "Messages accepted from injectors and committed to the spool.", s.injected);
+	counter(&t, "sluice_http_requests_total", "HTTP injection API requests answered with a final status.", s.http_requests);
+	counter(&t, "sluice_http_requests_rejected_total", "HTTP injection API requests answered with a 4xx or 5xx status.", s.http_rejected);
+	counter(&t, "sluice_http_messages_injected_total", "Messages committed from the HTTP injection API, also counted in sluice_messages_injected_total.", s.http_injected);
 	counter(&t, "sluice_recipients_delivered_total", "Recipients delivered (2xx reply).", s.delivered);
 	counter(&t, "sluice_recipients_deferred_total", "Delivery attempts deferred (4xx reply, timeout or connection fault).", s.deferred);
 	counter(&t, "sluice_recipients_bounced_total", "Recipients bounced (5xx reply or maximum age).", s.bounced);

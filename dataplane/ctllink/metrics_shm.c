@@ -154,6 +154,9 @@ void sl_shm_totals(const struct sl_shm *shm, struct sl_shm_totals *out)
 		out->flush_sum_us += atomic_load_explicit(&w->flush_sum_us, memory_order_relaxed);
 		for (a = 0; a <= SL_SHM_FLUSH_BUCKETS; a++)
 			out->flush_buckets[a] += atomic_load_explicit(&w->flush_buckets[a], memory_order_relaxed);
+		out->http_requests += atomic_load_explicit(&w->http_requests, memory_order_relaxed);
+		out->http_rejected += atomic_load_explicit(&w->http_rejected, memory_order_relaxed);
+		out->http_injected += atomic_load_explicit(&w->http_injected, memory_order_relaxed);
 	}
 }
 

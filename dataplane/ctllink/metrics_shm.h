@@ -59,6 +59,9 @@ struct sl_shm_worker {
 	_Atomic uint64_t flush_count;
 	_Atomic uint64_t flush_sum_us;
 	_Atomic uint64_t flush_buckets[SL_SHM_FLUSH_BUCKETS + 1];
+	_Atomic uint64_t http_requests;	/* HTTP API requests answered with a final status */
+	_Atomic uint64_t http_rejected;	/* of those, answered with a 4xx or 5xx status */
+	_Atomic uint64_t http_injected;	/* messages committed from the HTTP API, also in injected */
 } __attribute__((aligned(64)));
 
 struct sl_shm_dest {
@@ -104,6 +107,7 @@ struct sl_shm_totals {
 	uint64_t mta_sts_failures;
 	uint64_t flush_count, flush_sum_us;
 	uint64_t flush_buckets[SL_SHM_FLUSH_BUCKETS + 1];
+	uint64_t http_requests, http_rejected, http_injected;
 };
 
 /* A consistent copy of one destination entry. */

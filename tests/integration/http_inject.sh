@@ -13,6 +13,7 @@ chmod 0755 "$dir"
 port=$(free_port)
 hport=$(free_port)
 sink=$(free_port)
+mport=$(free_port)
 mkdir -p "$dir/orig" "$dir/sink"
 chmod 0777 "$dir/sink"
 url="http://127.0.0.1:$hport"
@@ -37,7 +38,19 @@ http:
   api_keys_file: $dir/api-keys
   max_message_size: 200k
   max_request_size: 256k
+ctl:
+  socket: $dir/ctl.sock
+  link_socket: $dir/link.sock
+  state: $dir/state.json
+metrics:
+  listen: 127.0.0.1:$mport
+  shm: /sluice-http-inject-$$
+keys:
+  dir: $dir/ctl-keys
 YAML
+"$BIN/sluice-ctld" -c "$dir/sluice.yaml" 2>>"$dir/ctld.log" &
+on_exit_kill $!
+wait_port "$mport" || not_ok "sluice-ctld starts"
 sluiced_start "$dir/sluice.yaml" "$port" && wait_port "$hport" ||
 	{ not_ok "sluiced starts with the HTTP listener"; finish; }
 
@@ -127,6 +140,15 @@ print(s.recv(4096).split(b" ")[1].decode())
 PY
 )
 check_eq "POST without a body length answered 411" 411 "$status"
+
+metric() {
+	$PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=10).read().decode())" |
+		grep -E "^$1 " | awk '{print $2}'
+}
+check_eq "metrics count HTTP messages" 13 "$(metric sluice_http_messages_injected_total)"
+check_eq "metrics count HTTP messages as injected" 13 "$(metric sluice_messages_injected_total)"
+check_eq "metrics count HTTP requests" 17 "$(metric sluice_http_requests_total)"
+check_eq "metrics count rejected HTTP requests" 8 "$(metric sluice_http_requests_rejected_total)"
 
 # 4 + 1 multipart, 2 + 3 * 2 built: 13 messages, one recipient each.
 delivery_wait "$dir" 13 60
