@@ -16,10 +16,10 @@
  *
  * Every check runs before the first append, so a rejected request leaves
  * nothing in the spool. The response is sent only after every append has
- * completed: 202 when all were committed; otherwise 507 (spool out of
- * space) or 503 with Retry-After, listing the messages that were committed
- * anyway (/v1/send appends one message per recipient, and one of them may
- * fail while others are committed in another group commit).
+ * completed: 202 when all were committed, otherwise 507 (spool out of
+ * space) or 503 with Retry-After. A failure response lists the messages
+ * that were committed anyway, because /v1/send appends one message per
+ * recipient and one append may fail while others are committed.
  */
 #include <errno.h>
 #include <inttypes.h>

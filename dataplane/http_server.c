@@ -8,10 +8,13 @@
  *   connection interface (conn.h) and io_uring loop as the SMTP server.
  *   Sessions come from a per-worker pool of http.max_sessions.
  *
- * A request goes through these checks, in order, before its body is read:
- * head syntax (400, 431, 501, 505), client address in http.allow_networks
- * (403), API key (401), method and path (405, 404), a body length (411)
- * within http.max_request_size (413), and a supported Content-Type (415).
+ * Before its body is read, a request goes through these checks in order:
+ *   head syntax (400, 431, 501, 505)
+ *   client address in http.allow_networks (403)
+ *   API key (401)
+ *   method and path (405, 404)
+ *   a body length (411) within http.max_request_size (413)
+ *   a supported Content-Type (415)
  * Then "100 Continue" is sent when the client asked for it, the body is
  * read (Content-Length or chunked) and http_inject.c handles it.
  *
