@@ -24,6 +24,11 @@
  * input cannot be framed. Timeouts: http.idle_timeout without input
  * closes the connection (408 when a request was under way), and a request
  * must be complete within http.request_timeout of its first byte (408).
+ *
+ * NOTE: a request body is held in memory whole (up to http.max_request_size
+ * per session) before it is parsed, and JSON parsing allocates per request.
+ * Memory is thus bounded by max_sessions x max_request_size per worker,
+ * not by a pool made at start as for SMTP sessions.
  */
 #include "dataplane/http_server.h"
 
