@@ -74,6 +74,42 @@ done
 check_eq "multipart messages answered 202" 4 "$accepted"
 check_eq "202 carries a 16-digit queue id" 16 "$(json_field 'len(d["id"])')"
 
+# A message with LF line ends is stored with CRLF; one that mixes them is rejected.
+mkdir -p "$dir/extra"
+printf 'From: news@a.test\nTo: u@b.test\nSubject: lf\nDate: Fri, 04 Dec 2026 12:00:00 +0000\nMessage-ID: <lf1@a.test>\n\nbody\n' >"$dir/extra/lf1"
+status=$(post /v1/messages -H "$auth" -F "envelope=<$dir/env.json;type=application/json" \
+	-F "message=@$dir/extra/lf1;type=message/rfc822")
+check_eq "message with LF line ends answered 202" 202 "$status"
+printf 'From: news@a.test\r\nSubject: mixed\r\n\r\nline one\nline two\r\n' >"$dir/mixed.eml"
+status=$(post /v1/messages -H "$auth" -F "envelope=<$dir/env.json;type=application/json" \
+	-F "message=@$dir/mixed.eml;type=message/rfc822")
+check_eq "message mixing LF and CRLF answered 400" "400 message" \
+	"$status $(json_field 'd["error"]["field"]')"
+
+# multipart/mixed with unnamed parts, found by their media types.
+status=$($PY - "$hport" "$key" <<'PY'
+import socket, sys
+msg = (b"From: news@a.test\r\nTo: u@b.test\r\nSubject: mixed form\r\n"
+       b"Date: Fri, 04 Dec 2026 12:00:00 +0000\r\nMessage-ID: <mx1@a.test>\r\n\r\nsent as multipart/mixed\r\n")
+body = (b"--b0\r\nContent-Type: application/json\r\n\r\n"
+        b'{"from": "bounce@a.test", "to": ["u@b.test"]}\r\n'
+        b"--b0\r\nContent-Type: message/rfc822\r\n\r\n" + msg + b"\r\n--b0--\r\n")
+head = ("POST /v1/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+        "Content-Type: multipart/mixed; boundary=\"b0\"\r\nContent-Length: %d\r\n"
+        "Connection: close\r\n\r\n" % (sys.argv[2], len(body)))
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(head.encode() + body)
+print(s.recv(4096).split(b" ")[1].decode())
+PY
+)
+check_eq "multipart/mixed with unnamed parts answered 202" 202 "$status"
+printf 'From: news@a.test\r\nTo: u@b.test\r\nSubject: mixed form\r\nDate: Fri, 04 Dec 2026 12:00:00 +0000\r\nMessage-ID: <mx1@a.test>\r\n\r\nsent as multipart/mixed\r\n' >"$dir/extra/mx1"
+
+status=$(curl -sS -o "$dir/resp" -w '%{http_code}' -H "$auth" "$url/v1/messages")
+check_eq "GET answered 405" 405 "$status"
+status=$(post /v1/other -H "$auth" -H "Content-Type: application/json" --data-binary '{}')
+check_eq "unknown path answered 404" 404 "$status"
+
 # The same with a chunked body and Expect: 100-continue.
 status=$(post /v1/messages -H "$auth" -H "Transfer-Encoding: chunked" -H "Expect: 100-continue" \
 	-F "envelope=<$dir/env.json;type=application/json" \
@@ -145,21 +181,22 @@ metric() {
 	$PY -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=10).read().decode())" |
 		grep -E "^$1 " | awk '{print $2}'
 }
-check_eq "metrics count HTTP messages" 13 "$(metric sluice_http_messages_injected_total)"
-check_eq "metrics count HTTP messages as injected" 13 "$(metric sluice_messages_injected_total)"
-check_eq "metrics count HTTP requests" 17 "$(metric sluice_http_requests_total)"
-check_eq "metrics count rejected HTTP requests" 8 "$(metric sluice_http_requests_rejected_total)"
+check_eq "metrics count HTTP messages" 15 "$(metric sluice_http_messages_injected_total)"
+check_eq "metrics count HTTP messages as injected" 15 "$(metric sluice_messages_injected_total)"
+check_eq "metrics count HTTP requests" 22 "$(metric sluice_http_requests_total)"
+check_eq "metrics count rejected HTTP requests" 11 "$(metric sluice_http_requests_rejected_total)"
 
-# 4 + 1 multipart, 2 + 3 * 2 built: 13 messages, one recipient each.
-delivery_wait "$dir" 13 60
-check_eq "every accepted message delivered" 13 "$(acct_count "$dir" delivered)"
+# 4 + 1 + 2 multipart, 2 + 3 * 2 built: 15 messages, one recipient each.
+delivery_wait "$dir" 15 60
+check_eq "every accepted message delivered" 15 "$(acct_count "$dir" delivered)"
 
 mkdir -p "$dir/multipart"
-grep -l "^Message-ID: <m[0-9]*@a.test>" "$dir"/sink/* | while read -r f; do cp "$f" "$dir/multipart/"; done
+cp "$dir"/extra/* "$dir/orig/"
+grep -l -E "^Message-ID: <(m[0-9]+|lf1|mx1)@a.test>" "$dir"/sink/* | while read -r f; do cp "$f" "$dir/multipart/"; done
 read -r same total < <($PY "$TOP/tests/delivery/check_sink.py" "$dir/orig" "$dir/multipart" 2>"$dir/diff.txt")
-check_eq "multipart messages byte-identical apart from added headers" "5/5" "$same/$total"
+check_eq "multipart messages byte-identical apart from added headers" "7/7" "$same/$total"
 read -r passed checked < <($PY "$TOP/tests/demo/verify_sink.py" "$dir/dns.txt" "$dir/sink" 2>"$dir/dkimpy.txt")
-check_eq "dkimpy verifies every delivered message" "13/13" "$passed/$checked"
+check_eq "dkimpy verifies every delivered message" "15/15" "$passed/$checked"
 check_eq "built messages have the expanded subject" 4 \
 	"$(grep -l '^Subject: Hello Ann, code A1' "$dir"/sink/* | wc -l)"
 check_eq "HTML values are escaped" 4 "$(grep -l 'Dear Bob &lt;b&gt;' "$dir"/sink/* | wc -l)"
@@ -176,7 +213,7 @@ wait "$SLUICED_PID" 2>/dev/null
 check_eq "message before kill -9 answered 202" 202 "$status"
 start_sink
 sluiced_start "$dir/sluice.yaml" "$port" || not_ok "sluiced restarts after kill -9"
-delivery_wait "$dir" 14 60
+delivery_wait "$dir" 16 60
 check_eq "message answered 202 before kill -9 delivered" 1 \
 	"$(grep -l '^Message-ID: <crash1@a.test>' "$dir"/sink/* 2>/dev/null | wc -l)"
 finish
