@@ -420,10 +420,12 @@ static void session_recv(struct sl_conn *conn, void *user, const uint8_t *data, 
 	sl_timer_arm(s->srv->worker, &s->idle, c->idle_timeout);
 	sl_buf_append(&s->in, data, len);
 	if (s->state == HS_COMMIT && s->in.len > c->max_request_size + c->max_header_size) {
-		reject_early(s, 400, "%s", "too much pipelined input while a request was being "
-			     "committed");
+		/* The pending request still gets its response, then the connection closes. */
+		sl_warn("http client=%s sent more than %llu bytes of pipelined input while a "
+			"request was being committed, closing after its response", s->client,
+			(unsigned long long)(c->max_request_size + c->max_header_size));
+		s->closing = true;
 		s->in.len = 0;
-		flush_output(s);
 		return;
 	}
 	process(s);
