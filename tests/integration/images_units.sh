@@ -14,7 +14,7 @@ T=$(make_tmpdir)
 
 # --- systemd units --------------------------------------------------------
 
-# A root that holds the binaries at the paths the units name and the
+# A root that contains the binaries at the paths the units name and the
 # host's own unit library (for the targets the units are ordered after).
 R=$T/root
 mkdir -p "$R/usr/sbin" "$R/usr/bin" "$R/usr/lib/systemd" "$R/etc/systemd/system"
