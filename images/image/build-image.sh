@@ -31,7 +31,7 @@ amd64) kernel=linux-image-amd64 ;;
 arm64) kernel=linux-image-arm64 ;;
 *) die "invalid ARCH '$ARCH': expected amd64 or arm64" ;;
 esac
-[[ $(id -u) -eq 0 ]] || die "must run as root (mmdebstrap --mode=root and chroot)"
+[[ $(id -u) -eq 0 ]] || die "must run as root (mmdebstrap --mode=root)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap not found: apt-get install mmdebstrap"
 for prog in sluiced sluice-ctld sluicectl; do
 	[[ -x $BIN/$prog ]] || die "$BIN/$prog not found: build the $ARCH programs first"
@@ -79,11 +79,11 @@ install -D -m 644 "$IMG/systemd/sluice.sysusers" "$ROOT/usr/lib/sysusers.d/sluic
 install -D -m 644 "$IMG/systemd/sluice.tmpfiles" "$ROOT/usr/lib/tmpfiles.d/sluice.conf"
 install -D -m 644 "$IMG/tuning/90-sluice.conf" "$ROOT/etc/sysctl.d/90-sluice.conf"
 install -D -m 644 "$TOP/docs/images.md" "$ROOT/usr/share/doc/sluice/images.md"
-chroot "$ROOT" systemd-sysusers
-chroot "$ROOT" systemd-tmpfiles --create /usr/lib/tmpfiles.d/sluice.conf
-install -m 640 -g "$(chroot "$ROOT" getent group sluice | cut -d: -f3)" \
+systemd-sysusers --root="$ROOT" "$IMG/systemd/sluice.sysusers"
+systemd-tmpfiles --root="$ROOT" --create "$IMG/systemd/sluice.tmpfiles"
+install -m 640 -g "$(awk -F: '$1 == "sluice" {print $3}' "$ROOT/etc/group")" \
 	"$IMG/config/sluice.yaml" "$ROOT/etc/sluice/sluice.yaml"
-chroot "$ROOT" systemctl enable sluiced.service sluice-ctld.service
+systemctl --root="$ROOT" enable sluiced.service sluice-ctld.service
 echo sluice >"$ROOT/etc/hostname"
 # The root file system is the whole virtual disk.
 echo "/dev/vda / ext4 defaults 0 1" >"$ROOT/etc/fstab"
