@@ -31,11 +31,10 @@
  * offers CHUNKING: the content goes out byte for byte in chunks of at most
  * 64 KiB, the last one as "BDAT n LAST", without dot-stuffing or line
  * conversion, so it must already use CRLF line ends (a missing final CRLF
- * is added). With PIPELINING the first chunk follows RCPT in the
- * pipeline and later chunks are written without waiting for replies;
- * without it each chunk waits for the previous reply. When no recipient
- * is accepted no further chunk is sent, and after a failed chunk none
- * either: the replies of the chunks already written are read, then RSET.
+ * is added). The first chunk waits for the RCPT replies, and no chunk is
+ * sent when no recipient is accepted. Each further chunk waits for the
+ * reply to the previous one. After a failed chunk no further chunk is
+ * sent, and RSET follows.
  *
  * A 421 reply, a malformed reply, a timeout or a lost connection end the
  * session: every recipient without a final result gets a 4xx result made

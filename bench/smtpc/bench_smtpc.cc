@@ -5,7 +5,8 @@
 // Benchmarks (Google Benchmark, one thread):
 //   Transfer/data/SIZE   one transaction with DATA: MAIL, two RCPT, DATA,
 //                        the content, the final "."
-//   Transfer/bdat/SIZE   the same transaction with BDAT chunks of 64 KiB
+//   Transfer/bdat/SIZE   the same transaction with BDAT chunks of 64 KiB,
+//                        each sent after the reply to the previous one
 // SIZE is the message size in bytes (20 KB, 100 KB, 1 MB): a 600-byte
 // DKIM-Signature field, then CRLF lines of 76 bytes, one in seven starting
 // with ".". The server's replies are fed from memory and the output is
@@ -93,10 +94,12 @@ void transfer(benchmark::State &state, bool chunking)
 		sl_smtpc_submit(c, &t, 0);
 		sent += drain(c);
 		if (chunking) {
+			// Each chunk waits for the reply to the previous one.
 			feed(c, "250 ok\r\n250 ok\r\n250 ok\r\n");
-			sent += drain(c);
-			for (size_t i = 0; i < chunks; i++)
+			for (size_t i = 0; i < chunks; i++) {
+				sent += drain(c);
 				feed(c, "250 ok\r\n");
+			}
 		} else {
 			feed(c, "250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
 			sent += drain(c);

@@ -651,6 +651,29 @@ static struct output_copy take_out(struct harness *h, size_t max)
 	return t;
 }
 
+/* Take the output of a BDAT transfer whose RCPT replies are in: each
+ * chunk is taken, and every chunk but the LAST one gets a 250 reply. */
+static struct output_copy take_chunks(struct harness *h)
+{
+	struct output_copy all = { calloc(1, 1), 0 };
+
+	for (;;) {
+		struct output_copy one = take_out(h, 0);
+
+		if (one.len == 0) {
+			free(one.data);
+			return all;
+		}
+		all.data = realloc(all.data, all.len + one.len + 1);
+		assert_non_null(all.data);
+		memcpy(all.data + all.len, one.data, one.len + 1);
+		all.len += one.len;
+		if (!memmem(one.data, one.len < 40 ? one.len : 40, " LAST\r\n", 7))
+			feed(h, "250 2.0.0 chunk ok\r\n");
+		free(one.data);
+	}
+}
+
 /* Split BDAT commands from their chunks: the payloads are appended to
  * content, and the chunk count is returned. *last is 1 when the final
  * chunk carried LAST. Bytes before the first BDAT are skipped in skip. */
@@ -701,14 +724,14 @@ static void run_bdat_pipelined(int bytewise)
 	assert_true(sl_smtpc_caps(h.c) & SL_SMTPC_CAP_CHUNKING);
 	txn_init(&f, headers, dotted_body);
 	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
-	snprintf(expected, sizeof(expected),
-		 "MAIL FROM:<bounce@sender.test> SIZE=%zu\r\n"
-		 "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n"
-		 "BDAT %zu LAST\r\n%s%s", f.t.size, f.t.size, headers, dotted_body);
+	snprintf(expected, sizeof(expected), "MAIL FROM:<bounce@sender.test> SIZE=%zu\r\n"
+		 "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n", f.t.size);
 	expect_out(&h, expected);
 	feed(&h, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.1.5 ok\r\n");
 	assert_int_equal(h.done_calls, 0);
-	expect_out(&h, "");
+	snprintf(expected, sizeof(expected), "BDAT %zu LAST\r\n%s%s", f.t.size, headers,
+		 dotted_body);
+	expect_out(&h, expected);
 	feed(&h, "250 2.0.0 queued as B\r\n");
 	assert_int_equal(h.done_calls, 1);
 	assert_int_equal(f.t.accepted, 2);
@@ -725,8 +748,10 @@ static void run_bdat_pipelined(int bytewise)
 	txn_init(&f, "", "x\r\n");
 	assert_int_equal(sl_smtpc_submit(h.c, &f.t, h.now), 0);
 	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
-		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nBDAT 3 LAST\r\nx\r\n");
-	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n");
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n");
+	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
+	expect_out(&h, "BDAT 3 LAST\r\nx\r\n");
+	feed(&h, "250 ok\r\n");
 	assert_int_equal(h.done_calls, 2);
 	assert_int_equal(h.ready_calls, 3);
 	sl_smtpc_free(h.c);
@@ -779,8 +804,10 @@ static void run_bdat_partial_rcpt(int bytewise)
 	txn_init(&f, "", "y\r\n");
 	sl_smtpc_submit(h.c, &f.t, h.now);
 	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=3\r\n"
-		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\nBDAT 3 LAST\r\ny\r\n");
-	feed(&h, "250 ok\r\n452 4.2.2 mailbox full\r\n250 ok\r\n250 2.0.0 done\r\n");
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n");
+	feed(&h, "250 ok\r\n452 4.2.2 mailbox full\r\n250 ok\r\n");
+	expect_out(&h, "BDAT 3 LAST\r\ny\r\n");
+	feed(&h, "250 2.0.0 done\r\n");
 	assert_int_equal(h.done_calls, 1);
 	assert_int_equal(f.t.accepted, 1);
 	assert_int_equal(f.replies[0].code, 452);
@@ -829,19 +856,10 @@ static void run_bdat_all_rcpts_fail(int bytewise)
 	txn_init(&f, "", body);
 	sl_smtpc_submit(h.c, &f.t, h.now);
 
-	/* Only the first chunk follows RCPT in the pipeline. */
-	struct output_copy out = take_out(&h, 0);
-	const char *first = strstr(out.data, "BDAT ");
-
-	assert_non_null(first);
-	assert_int_equal(strncmp(first, "BDAT 65536\r\n", 12), 0);
-	assert_int_equal(out.len, (size_t)(first - out.data) + 12 + 65536);
-	free(out.data);
-
+	/* No chunk goes out before the RCPT replies. */
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=200000\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n");
 	feed(&h, "250 ok\r\n550 5.1.1 no a\r\n550 5.1.1 no b\r\n");
-	expect_out(&h, "");
-	assert_int_equal(h.done_calls, 0);
-	feed(&h, "554 5.5.1 no valid recipients\r\n");
 	assert_int_equal(h.done_calls, 1);
 	assert_int_equal(f.t.accepted, 0);
 	assert_int_equal(f.t.content_sent, 0);
@@ -881,7 +899,8 @@ static void bdat_all_rcpts_fail_unpipelined(void **s)
 	sl_smtpc_free(h.c);
 }
 
-/* A large message arrives byte-identical, dot-leading lines included. */
+/* A large message arrives byte-identical, dot-leading lines included,
+ * one chunk at a time. */
 static void run_bdat_large(int bytewise)
 {
 	struct harness h;
@@ -897,14 +916,12 @@ static void run_bdat_large(int bytewise)
 	start_session(&h, EHLO_CHUNKING);
 	txn_init(&f, headers, body);
 	sl_smtpc_submit(h.c, &f.t, h.now);
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=1000026\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n");
 	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
 
-	struct output_copy out = take_out(&h, 0);
-	const char *first = strstr(out.data, "BDAT ");
-
-	assert_non_null(first);
-	size_t chunks = parse_bdat(out.data, out.len, (size_t)(first - out.data), content,
-				   &content_len, &last);
+	struct output_copy out = take_chunks(&h);
+	size_t chunks = parse_bdat(out.data, out.len, 0, content, &content_len, &last);
 
 	assert_int_equal(chunks, (f.t.size + 65535) / 65536);
 	assert_true(last);
@@ -913,8 +930,6 @@ static void run_bdat_large(int bytewise)
 	assert_memory_equal(content + strlen(headers), body, body_len);
 	free(out.data);
 
-	for (size_t i = 0; i + 1 < chunks; i++)
-		feed(&h, "250 2.0.0 chunk ok\r\n");
 	assert_int_equal(h.done_calls, 0);
 	feed(&h, "250 2.0.0 message ok\r\n");
 	assert_int_equal(h.done_calls, 1);
@@ -929,8 +944,7 @@ static void run_bdat_large(int bytewise)
 static void bdat_large_whole(void **s) { (void)s; run_bdat_large(0); }
 static void bdat_large_bytewise(void **s) { (void)s; run_bdat_large(1); }
 
-/* A failed middle chunk: the server replies to the chunk already in the
- * pipeline, no further chunk is written, then RSET. */
+/* A failed middle chunk: no further chunk is written, then RSET. */
 static void run_bdat_middle_chunk_fails(int bytewise)
 {
 	struct harness h;
@@ -941,29 +955,29 @@ static void run_bdat_middle_chunk_fails(int bytewise)
 	start_session(&h, EHLO_CHUNKING);
 	txn_init(&f, "", body);
 	sl_smtpc_submit(h.c, &f.t, h.now);
-	free(take_out(&h, 0).data);             /* MAIL, RCPT, chunk 1 */
+	expect_out(&h, "MAIL FROM:<bounce@sender.test> SIZE=300000\r\n"
+		       "RCPT TO:<a@dest.test>\r\nRCPT TO:<b@dest.test>\r\n");
 	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
 
-	struct output_copy second = take_out(&h, 20); /* chunk 2 is written */
+	struct output_copy chunk = take_out(&h, 0);
 
-	assert_int_equal(strncmp(second.data, "BDAT 65536\r\n", 12), 0);
-	free(second.data);
+	assert_int_equal(chunk.len, 12 + 65536);
+	assert_int_equal(strncmp(chunk.data, "BDAT 65536\r\n", 12), 0);
+	free(chunk.data);
 	feed(&h, "250 chunk 1 ok\r\n");
+	chunk = take_out(&h, 0);
+	assert_int_equal(chunk.len, 12 + 65536);
+	free(chunk.data);
 	assert_int_equal(h.done_calls, 0);
-	feed(&h, "554 5.6.0 content rejected\r\n");  /* the reply to chunk 2 */
+	feed(&h, "554 5.6.0 content rejected\r\n");
 	assert_int_equal(h.done_calls, 1);
 	assert_int_equal(f.replies[0].code, 554);
 	assert_string_equal(f.replies[0].enhanced, "5.6.0");
 	assert_int_equal(f.replies[1].code, 554);
+	assert_int_equal(f.t.data_reply.code, 554);
 	assert_int_equal(f.t.accepted, 0);
 	assert_int_equal(f.t.content_sent, 0);
-
-	/* The rest of chunk 2 goes out, then RSET and no further BDAT. */
-	struct output_copy rest = take_out(&h, 0);
-
-	assert_int_equal(rest.len, 12 + 65536 - 20 + 6);
-	assert_string_equal(rest.data + rest.len - 6, "RSET\r\n");
-	free(rest.data);
+	expect_out(&h, "RSET\r\n");
 	feed(&h, "250 ok\r\n");
 	assert_true(sl_smtpc_is_ready(h.c));
 	sl_smtpc_free(h.c);
@@ -973,9 +987,8 @@ static void run_bdat_middle_chunk_fails(int bytewise)
 static void bdat_middle_fails_whole(void **s) { (void)s; run_bdat_middle_chunk_fails(0); }
 static void bdat_middle_fails_bytewise(void **s) { (void)s; run_bdat_middle_chunk_fails(1); }
 
-/* The server still replies to the chunks after a failed one that were
- * already in the pipeline, and the transaction ends after the last reply. */
-static void bdat_failed_chunk_drains_replies(void **s)
+/* With PIPELINING too, a chunk waits for the reply to the previous one. */
+static void bdat_chunk_waits_for_reply(void **s)
 {
 	struct harness h;
 	struct txn_fixture f;
@@ -987,17 +1000,28 @@ static void bdat_failed_chunk_drains_replies(void **s)
 	txn_init(&f, "", body);
 	sl_smtpc_submit(h.c, &f.t, h.now);
 	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
-	free(take_out(&h, 0).data);
-	feed(&h, "452 4.3.1 out of space\r\n");
-	assert_int_equal(h.done_calls, 0);
-	feed(&h, "503 5.5.1 discarded\r\n");
-	assert_int_equal(h.done_calls, 0);
-	feed(&h, "503 5.5.1 discarded\r\n");
+
+	struct output_copy out = take_out(&h, 0);
+	const char *first = strstr(out.data, "BDAT ");
+
+	assert_non_null(first);
+	assert_int_equal(out.len - (size_t)(first - out.data), 12 + 65536);
+	free(out.data);
+	expect_out(&h, "");
+	assert_int_equal(sl_smtpc_deadline(h.c), h.now + 3 * 60 * 1000);
+	feed(&h, "250 ok\r\n");
+	out = take_out(&h, 0);
+	assert_int_equal(out.len, 12 + 65536);
+	free(out.data);
+	feed(&h, "250 ok\r\n");
+	out = take_out(&h, 0);
+	assert_int_equal(out.len, 17 + 18928);
+	assert_int_equal(strncmp(out.data, "BDAT 18928 LAST\r\n", 17), 0);
+	free(out.data);
+	assert_int_equal(sl_smtpc_deadline(h.c), h.now + 10 * 60 * 1000);
+	feed(&h, "250 ok\r\n");
 	assert_int_equal(h.done_calls, 1);
-	assert_int_equal(f.replies[0].code, 452);
-	assert_int_equal(f.replies[1].code, 452);
-	assert_int_equal(f.t.data_reply.code, 452);
-	expect_out(&h, "RSET\r\n");
+	assert_int_equal(f.t.accepted, 2);
 	sl_smtpc_free(h.c);
 	free(body);
 }
@@ -1019,7 +1043,7 @@ static void run_bdat_last_fails(int bytewise)
 	assert_string_equal(f.replies[0].enhanced, "4.3.0");
 	assert_int_equal(f.replies[1].code, 550);
 	assert_int_equal(f.t.accepted, 0);
-	expect_out(&h, "RSET\r\n");
+	expect_out(&h, "BDAT 3 LAST\r\nx\r\nRSET\r\n");
 	feed(&h, "250 ok\r\n");
 
 	txn_init(&f, "", "x\r\n");
@@ -1029,7 +1053,7 @@ static void run_bdat_last_fails(int bytewise)
 	assert_int_equal(h.done_calls, 2);
 	assert_int_equal(f.replies[0].code, 554);
 	assert_int_equal(f.replies[1].code, 554);
-	expect_out(&h, "RSET\r\n");
+	expect_out(&h, "BDAT 3 LAST\r\nx\r\nRSET\r\n");
 	sl_smtpc_free(h.c);
 }
 
@@ -1089,10 +1113,11 @@ static void bdat_adds_final_crlf(void **s)
 	start_session(&h, EHLO_CHUNKING);
 	txn_init(&f, "", body);
 	sl_smtpc_submit(h.c, &f.t, h.now);
+	free(take_out(&h, 0).data);
 	feed(&h, "250 ok\r\n250 ok\r\n250 ok\r\n");
 
-	struct output_copy out = take_out(&h, 0);
-	const char *first = strstr(out.data, "BDAT ");
+	struct output_copy out = take_chunks(&h);
+	const char *first = out.data;
 
 	assert_int_equal(parse_bdat(out.data, out.len, (size_t)(first - out.data), content,
 				    &content_len, &last), 2);
@@ -1189,7 +1214,7 @@ int main(void)
 		cmocka_unit_test(bdat_large_bytewise),
 		cmocka_unit_test(bdat_middle_fails_whole),
 		cmocka_unit_test(bdat_middle_fails_bytewise),
-		cmocka_unit_test(bdat_failed_chunk_drains_replies),
+		cmocka_unit_test(bdat_chunk_waits_for_reply),
 		cmocka_unit_test(bdat_last_fails_whole),
 		cmocka_unit_test(bdat_last_fails_bytewise),
 		cmocka_unit_test(bdat_unpipelined_chunk_fails),
