@@ -28,10 +28,10 @@
  * CR or LF goes out as CRLF.
  *
  * BDAT (RFC 3030) replaces DATA when config.chunking is set and the server
- * offers CHUNKING: the content goes out byte for byte in chunks of at most
- * 64 KiB, the last one as "BDAT n LAST", without dot-stuffing or line
- * conversion, so it must already use CRLF line ends (a missing final CRLF
- * is added). The first chunk waits for the RCPT replies, and no chunk is
+ * offers CHUNKING. The content goes out byte for byte in chunks of at most
+ * 64 KiB, the last one as "BDAT n LAST". There is no dot-stuffing or line
+ * conversion, so the content must already use CRLF line ends (a missing
+ * final CRLF is added). The first chunk waits for the RCPT replies, and no chunk is
  * sent when no recipient is accepted. Each further chunk waits for the
  * reply to the previous one. After a failed chunk no further chunk is
  * sent, and RSET follows.
