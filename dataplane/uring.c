@@ -341,6 +341,20 @@ static void connect_done(struct sl_worker *w, struct sl_uring_op *op, struct io_
 	conn_finish(c);
 }
 
+/*
+ * Turn off Nagle's algorithm on a TCP socket. SMTP replies and commands
+ * are already gathered into one send per flush, so holding a small
+ * segment back until the previous one is acknowledged only adds a
+ * delayed-ACK wait (up to 40 ms on Linux) to pipelined dialogues.
+ */
+static void set_nodelay(int fd, int family)
+{
+	int one = 1;
+
+	if (family == AF_INET || family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static int uring_connect(struct sl_worker *w, const struct sockaddr *addr, socklen_t len,
 			 const struct sockaddr *source, socklen_t source_len,
 			 const struct sl_conn_handler *handler, void *user, struct sl_conn **out)
@@ -351,6 +365,7 @@ static int uring_connect(struct sl_worker *w, const struct sockaddr *addr, sockl
 
 	if (fd < 0)
 		return -errno;
+	set_nodelay(fd, addr->sa_family);
 	if (source && bind(fd, source, source_len) < 0) {
 		int err = -errno;
 
@@ -428,6 +443,7 @@ int sl_listen(struct sl_worker *w, const struct sockaddr *addr, socklen_t len,
 	fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	set_nodelay(fd, addr->sa_family);      /* accepted sockets inherit it */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
 	    bind(fd, addr, len) < 0 || listen(fd, 4096) < 0) {
