@@ -194,11 +194,21 @@ sandboxed() {
 	*) rw="$S/lib $S/run" ;;
 	esac
 	exec ip netns exec "$NS" unshare --mount --propagation private bash -c '
-		rw=$1 bound=$2 ambient=$3 nofile=$4 memlock=$5
-		shift 5
-		for d in $rw; do mount --bind "$d" "$d" || exit 1; done
+		rw=$1 bound=$2 ambient=$3 nofile=$4 memlock=$5 top=$6
+		shift 6
+		# A checkout under /tmp would vanish under the private /tmp, so
+		# it is kept open, then bound back into the new /tmp read-only.
+		[[ $top == /tmp/* ]] && { exec 9<"$top" || exit 1; }
 		mount -t tmpfs tmpfs /tmp || exit 1
+		if [[ $top == /tmp/* ]]; then
+			mkdir -p "$top" && mount --bind /proc/self/fd/9 "$top" || exit 1
+			exec 9<&-
+		fi
+		for d in $rw; do mount --bind "$d" "$d" || exit 1; done
 		mount -o remount,bind,ro / || exit 1
+		if [[ $top == /tmp/* ]]; then
+			mount -o remount,bind,ro "$top" || exit 1
+		fi
 		# Without CAP_SYS_RESOURCE the hard limits cannot be raised; then
 		# the process keeps the hard limit (see "limits" below).
 		ulimit -n "$nofile" 2>/dev/null || ulimit -n "$(ulimit -Hn)" || exit 1
@@ -210,7 +220,7 @@ sandboxed() {
 			${ambient:+--ambient-caps=+$ambient} "$@"' sandbox \
 		"$rw" "$bound" "$ambient" \
 		"$(unit_value "$unit" LimitNOFILE)" \
-		"$(memlock_kib "$unit")" "$@"
+		"$(memlock_kib "$unit")" "$TOP" "$@"
 }
 
 # memlock_kib UNIT: the unit's LimitMEMLOCK (written in MiB) in KiB, or
