@@ -201,7 +201,7 @@ sandboxed() {
 		[[ $top == /tmp/* ]] && { exec 9<"$top" || exit 1; }
 		mount -t tmpfs tmpfs /tmp || exit 1
 		if [[ $top == /tmp/* ]]; then
-			mkdir -p "$top" && mount --bind /proc/self/fd/9 "$top" || exit 1
+			mkdir -p "$top" && mount --no-canonicalize --bind /proc/self/fd/9 "$top" || exit 1
 			exec 9<&-
 		fi
 		for d in $rw; do mount --bind "$d" "$d" || exit 1; done
