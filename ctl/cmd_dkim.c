@@ -537,6 +537,7 @@ static int cmd_keygen(int argc, char **argv)
 	struct sl_dkim_key *key = NULL;
 	enum sl_dkim_keytype type;
 	char path[4096], record[4096];
+	size_t dlen;
 	int c, bits = 2048, n, rc;
 	uint32_t v;
 
@@ -586,7 +587,10 @@ static int cmd_keygen(int argc, char **argv)
 			strerror(errno));
 		return SL_CTL_EXIT_USAGE;
 	}
-	n = snprintf(path, sizeof(path), "%s/%s.%s.pem", dir, selector, domain);
+	dlen = strlen(dir);
+	while (dlen > 0 && dir[dlen - 1] == '/')
+		dlen--;                       /* "keys/" gives keys/s1.example.com.pem */
+	n = snprintf(path, sizeof(path), "%.*s/%s.%s.pem", (int)dlen, dir, selector, domain);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		fprintf(stderr, "sluicectl dkim keygen: output path too long\n");
 		return SL_CTL_EXIT_USAGE;

@@ -76,8 +76,10 @@ check "keygen rsa prints the DNS record" \
 	grep -qE '^r1\._domainkey\.example\.com v=DKIM1; k=rsa; p=MII' "$T/dns"
 check_eq "keygen key file mode 0600" 600 "$(stat -c %a "$T/keys/r1.example.com.pem")"
 run "keygen ed25519 exits 0" 0 "" "$CTL" dkim keygen --algorithm ed25519 \
-	--domain example.com --selector e1 --out "$T/keys"
+	--domain example.com --selector e1 --out "$T/keys/"
 cat "$T/out" >>"$T/dns"
+check_eq "keygen path has no double slash" \
+	"sluicectl dkim keygen: wrote $T/keys/e1.example.com.pem" "$(cat "$T/err")"
 check "keygen ed25519 record has 32-byte p=" \
 	grep -qE '^e1\._domainkey\.example\.com v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=$' "$T/dns"
 run "keygen existing file exits 2" 2 "exists" "$CTL" dkim keygen --algorithm ed25519 \
