@@ -114,12 +114,18 @@ void http_respond_error(struct http_session *s, const struct sl_http_error *err)
 		extra = "Allow: POST\r\n";
 	else if (err->status == 503 || err->status == 507)
 		extra = err->status == 507 ? "Retry-After: 60\r\n" : "Retry-After: 5\r\n";
+	/* The message may quote client input, so it is logged JSON-escaped. */
+	json_t *m = json_string_nocheck(err->message);
+	char *quoted = m ? json_dumps(m, JSON_ENCODE_ANY) : NULL;
+
 	sl_info("http reject client=%s key=%s method=%s target=%s status=%d field=%s "
-		"message=\"%s\"", s->client, s->key_name[0] ? s->key_name : "-",
+		"message=%s", s->client, s->key_name[0] ? s->key_name : "-",
 		s->req.method_text[0] ? s->req.method_text : "-",
 		s->req.target[0] ? s->req.target : "-", err->status,
-		err->field[0] ? err->field : "-", err->message);
+		err->field[0] ? err->field : "-", quoted ? quoted : "\"\"");
 	http_respond(s, err->status, extra, text);
+	free(quoted);
+	json_decref(m);
 	free(text);
 	json_decref(e);
 }

@@ -216,4 +216,21 @@ sluiced_start "$dir/sluice.yaml" "$port" || not_ok "sluiced restarts after kill 
 delivery_wait "$dir" 16 60
 check_eq "message answered 202 before kill -9 delivered" 1 \
 	"$(grep -l '^Message-ID: <crash1@a.test>' "$dir"/sink/* 2>/dev/null | wc -l)"
+
+# Reject messages quote client input, so the log writes them as JSON
+# strings: every one must parse, and the rejects above made some.
+bad=$($PY - "$dir/sluiced.log" <<'PY'
+import json, re, sys
+lines = [l for l in open(sys.argv[1], errors="replace") if "http reject" in l]
+bad = 0
+for l in lines:
+    m = re.search(r' message=(".*")\s*$', l)
+    try:
+        json.loads(m.group(1))
+    except Exception:
+        bad += 1
+print(f"{len(lines) > 0} {bad}")
+PY
+)
+check_eq "reject log lines carry JSON-escaped messages" "True 0" "$bad"
 finish
