@@ -10,6 +10,11 @@
 #   delivery_wait DIR COUNT [SECS]   wait until COUNT final (delivered or
 #                                    bounced) records are in DIR/acct.jsonl
 #   acct_count DIR STATUS [FIELD=VALUE] count records of that status
+#   postfix_start PF PORT HOST DOMAINS [MAIN_CF]
+#                                    a private Postfix smtpd on
+#                                    127.0.0.1:PORT with its configuration,
+#                                    queue and log in PF, relaying DOMAINS
+#                                    into its hold queue
 . "$TOP/tests/smtp/sluiced.sh"
 
 DELIVERY_KEYS=""
@@ -103,4 +108,44 @@ delivery_wait() {
 		sleep 0.2
 	done
 	return 1
+}
+
+# postfix_start PF PORT HOST DOMAINS [MAIN_CF]: start a Postfix of its own
+# (configuration in PF/conf, queue in PF/queue, log in PF/maillog) whose
+# smtpd listens on 127.0.0.1:PORT as HOST and keeps the mail it relays for
+# DOMAINS in its hold queue, so that postcat can print it back. MAIN_CF
+# lines are added to main.cf (TLS settings, for example). The daemons run
+# unchrooted as user postfix, so PF's parent must be readable by it.
+# Returns 1 after a not_ok line when Postfix does not start.
+postfix_start() {
+	local pf=$1 port=$2 host=$3 domains=$4 extra=${5:-}
+	mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
+	chown postfix "$pf/data"
+	cat >"$pf/conf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = $host
+mydestination =
+relay_domains = $domains
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+smtpd_client_restrictions = check_client_access static:HOLD
+maillog_file = $pf/maillog
+maillog_file_prefixes = $pf
+biff = no
+$extra
+CF
+	sed -e 's/^\(smtp\s\+inet\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
+		-e 's/^\([a-z]\+\s\+unix\(-dgram\)\?\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
+		-e "s/^smtp\(\s\+inet\)/127.0.0.1:$port\1/" /etc/postfix/master.cf >"$pf/conf/master.cf"
+	if ! postfix -c "$pf/conf" start >"$pf/start.log" 2>&1; then
+		not_ok "postfix starts: $(tail -1 "$pf/start.log")"
+		return 1
+	fi
+	wait_port "$port" || not_ok "postfix listens"
+	on_exit_kill "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
 }

@@ -15,35 +15,7 @@ dir=$(make_tmpdir)
 chmod 0755 "$dir"    # Postfix daemons run as user postfix
 pf_port=$(free_port)
 pf=$dir/postfix
-mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
-chown postfix "$pf/data"
-cat >"$pf/conf/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.bdat.test
-mydestination =
-relay_domains = bdat.test
-mynetworks = 127.0.0.0/8
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-smtpd_client_restrictions = check_client_access static:HOLD
-message_size_limit = 20000000
-maillog_file = $pf/maillog
-maillog_file_prefixes = $pf
-biff = no
-CF
-sed -e 's/^\(smtp\s\+inet\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
-	-e 's/^\([a-z]\+\s\+unix\(-dgram\)\?\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
-	-e "s/^smtp\(\s\+inet\)/127.0.0.1:$pf_port\1/" /etc/postfix/master.cf >"$pf/conf/master.cf"
-if ! postfix -c "$pf/conf" start >"$dir/postfix.start" 2>&1; then
-	not_ok "postfix starts: $(tail -1 "$dir/postfix.start")"
-	finish
-fi
-wait_port "$pf_port" || not_ok "postfix listens"
-on_exit_kill "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
+postfix_start "$pf" "$pf_port" mx.bdat.test bdat.test "message_size_limit = 20000000" || finish
 
 ehlo=$($PY - "$pf_port" <<'PY'
 import smtplib, sys

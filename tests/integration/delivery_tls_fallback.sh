@@ -25,41 +25,15 @@ port=$(free_port)
 pf_port=$(free_port)
 metrics_port=$(free_port)
 pf=$dir/postfix
-mkdir -p "$pf/conf" "$pf/queue" "$pf/data"
-chown postfix "$pf/data"
+mkdir -p "$pf/conf"
 sluiced_make_cert "$pf/conf"
-cat >"$pf/conf/main.cf" <<CF
-compatibility_level = 3.6
-queue_directory = $pf/queue
-data_directory = $pf/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = mx.broken-tls.test
-mydestination =
-relay_domains = broken-tls.test, secure.test
-mynetworks = 127.0.0.0/8
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-smtpd_tls_cert_file = $pf/conf/cert.pem
+postfix_start "$pf" "$pf_port" mx.broken-tls.test "broken-tls.test, secure.test" \
+	"smtpd_tls_cert_file = $pf/conf/cert.pem
 smtpd_tls_key_file = $pf/conf/key.pem
 smtpd_tls_security_level = may
 smtpd_tls_protocols = <=TLSv1.1
 smtpd_tls_mandatory_protocols = <=TLSv1.1
-smtpd_tls_loglevel = 1
-smtpd_client_restrictions = check_client_access static:HOLD
-maillog_file = $pf/maillog
-maillog_file_prefixes = $pf
-biff = no
-CF
-sed -e 's/^\(smtp\s\+inet\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
-	-e 's/^\([a-z]\+\s\+unix\(-dgram\)\?\s\+\S\+\s\+\S\+\s\+\)y/\1n/' \
-	-e "s/^smtp\(\s\+inet\)/127.0.0.1:$pf_port\1/" /etc/postfix/master.cf >"$pf/conf/master.cf"
-if ! postfix -c "$pf/conf" start >"$dir/postfix.start" 2>&1; then
-	not_ok "postfix starts: $(tail -1 "$dir/postfix.start")"
-	finish
-fi
-wait_port "$pf_port" || not_ok "postfix listens"
-on_exit_kill "$(tr -d ' ' <"$pf/queue/pid/master.pid")"
+smtpd_tls_loglevel = 1" || finish
 
 delivery_keys "$dir" a.test
 delivery_config "$dir" "$port" "  routes: ['broken-tls.test 127.0.0.1:$pf_port', 'secure.test 127.0.0.1:$pf_port']
