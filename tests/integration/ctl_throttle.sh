@@ -40,19 +40,7 @@ rules:
         action: suspend
         duration: 4s
 YAML
-cat >"$T/sluice.yaml" <<YAML
-sluiced:
-  workers: 2
-  log_file: $T/sluiced.log
-smtp:
-  listen: ['127.0.0.1:$SMTP']
-  hostname: mta.test
-  relay_networks: [127.0.0.1/32]
-spool:
-  paths: [$T/spool]
-  # Other programs on a shared test machine may fill the disk for a
-  # while; these tests are not about the free-space floor.
-  free_floor_percent: 0
+{ sluiced_yaml_base "$T" "$SMTP"; cat; } >"$T/sluice.yaml" <<YAML
 delivery:
   enabled: true
   routes: ['slow.test 127.0.0.1:$SINK', 'held.test 127.0.0.1:$SINK', 'busy.test 127.0.0.1:$BUSY', 'gone.test 127.0.0.1:$CLOSED',

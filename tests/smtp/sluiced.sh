@@ -15,3 +15,24 @@ sluiced_start() {
 	on_exit_kill "$SLUICED_PID"
 	wait_port "$2" 10
 }
+
+# sluiced_yaml_base DIR PORT: print the start of a test configuration:
+# two workers logging to DIR/sluiced.log, SMTP on 127.0.0.1:PORT relaying
+# for 127.0.0.1, and a spool in DIR/spool. The caller appends the other
+# sections.
+sluiced_yaml_base() {
+	cat <<YAML
+sluiced:
+  workers: 2
+  log_file: $1/sluiced.log
+smtp:
+  listen: ['127.0.0.1:$2']
+  hostname: mta.test
+  relay_networks: [127.0.0.1/32]
+spool:
+  paths: [$1/spool]
+  # Other programs on a shared test machine may fill the disk for a
+  # while; these tests are not about the free-space floor.
+  free_floor_percent: 0
+YAML
+}
