@@ -530,14 +530,14 @@ void http_session_release(struct http_session *s)
 	session_free(s);
 }
 
-static const struct sl_conn_handler refuse_handler = { 0 };
+static const struct sl_conn_handler reject_handler = { 0 };
 
-static int refuse(struct sl_conn *conn, const char *text, const char *client)
+static int reject_connection(struct sl_conn *conn, const char *text, const char *client)
 {
 	struct iovec iov = { (void *)text, strlen(text) };
 
-	sl_info("http client=%s refused: too many connections or shutting down", client);
-	conn->handler = &refuse_handler;
+	sl_info("http client=%s rejected with 503: too many connections or shutting down", client);
+	conn->handler = &reject_handler;
 	conn->user = NULL;
 	sl_conn_send(conn, &iov, 1, 0);
 	sl_conn_close(conn);
@@ -552,10 +552,10 @@ static int session_accept(struct sl_conn *conn, void *arg)
 
 	sl_addr_text(&conn->peer, client, sizeof(client));
 	if (srv->draining)
-		return refuse(conn, srv->busy, client);
+		return reject_connection(conn, srv->busy, client);
 	s = sl_pool_get(&srv->sessions);
 	if (!s)
-		return refuse(conn, srv->busy, client);
+		return reject_connection(conn, srv->busy, client);
 	s->conn = conn;
 	s->srv = srv;
 	s->idle.fn = idle_expired;
